@@ -1,0 +1,1 @@
+"""The ``friedel`` command line."""
