@@ -1,0 +1,1 @@
+"""Image format readers (``friedel.formats``)."""
