@@ -152,7 +152,7 @@ def parse_pilatus_header(text: str) -> dict:
         elif low.startswith("pixel_size"):
             m = re.findall(_FLOAT + r"\s*m", s)
             if len(m) >= 2:
-                h["pixel_size_mm"] = (float(m[0]) * 1000.0, float(m[1]) * 1000.0)
+                h["pixel_size_mm"] = (round(float(m[0]) * 1000.0, 9), round(float(m[1]) * 1000.0, 9))
         elif low.startswith("silicon sensor") or "sensor, thickness" in low:
             m = re.search(r"thickness\s+" + _FLOAT + r"\s*(m|mm|um)?", s)
             if m:
@@ -169,7 +169,7 @@ def parse_pilatus_header(text: str) -> dict:
         elif low.startswith("wavelength"):
             h["wavelength"] = float(re.search(_FLOAT, s[len("wavelength"):]).group(1))
         elif low.startswith("detector_distance"):
-            h["distance_mm"] = float(re.search(_FLOAT, s[len("detector_distance"):]).group(1)) * 1000.0
+            h["distance_mm"] = round(float(re.search(_FLOAT, s[len("detector_distance"):]).group(1)) * 1000.0, 9)
         elif low.startswith("beam_xy"):
             m = re.findall(_FLOAT, s[len("beam_xy"):])
             if len(m) >= 2:
