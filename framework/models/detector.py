@@ -32,8 +32,8 @@ class Panel:
 
     A point (x, y) in millimetres on the panel is at ``origin + x*fast_axis + y*slow_axis``
     in the lab frame. Pixel coordinates put the centre of the first pixel at (0.5, 0.5).
-    ``mask`` holds untrusted rectangles ``[x0, y0, x1, y1]`` in the 1-based inclusive
-    convention of dxtbx files. With ``thickness`` and ``mu`` (1/mm) set, pixel <-> mm
+    ``mask`` holds untrusted rectangles ``[x0, y0, x1, y1]`` as in dxtbx files: 0-based,
+    half-open (columns x0 <= x < x1, rows y0 <= y < y1; checked against dxtbx's get_mask). With ``thickness`` and ``mu`` (1/mm) set, pixel <-> mm
     conversions correct for parallax (rays penetrate the sensor before being absorbed).
     """
 
@@ -188,7 +188,7 @@ class Panel:
         """Boolean (slow, fast) array, True where pixels are outside the untrusted rectangles."""
         good = np.ones((self.image_size[1], self.image_size[0]), dtype=bool)
         for x0, y0, x1, y1 in self.mask:
-            good[max(y0 - 1, 0) : y1, max(x0 - 1, 0) : x1] = False
+            good[max(y0, 0) : y1, max(x0, 0) : x1] = False
         return good
 
     # -- files ----------------------------------------------------------------------------
