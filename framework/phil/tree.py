@@ -243,7 +243,10 @@ class ParameterTree:
                     parts.append(f"expert level {child.info.expert_level}")
                 for t in textwrap.wrap("; ".join(parts), 88 - len(indent)):
                     lines.append(f"{indent}# {t}")
-            lines.append(f"{indent}{name} = {child.format(value)}")
+            if child.info.multiple and value:
+                lines.extend(f"{indent}{name} = {child.value_type.format(v)}" for v in value)
+            else:
+                lines.append(f"{indent}{name} = {child.format(value)}")
             wrote = True
         return wrote
 
