@@ -1,0 +1,1 @@
+"""Built-in algorithm plugins of friedel, one sub-package per processing step."""
