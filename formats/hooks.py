@@ -1,0 +1,9 @@
+"""Entry-point module registering the built-in image format readers and the import command."""
+from friedel.hookspecs import hookimpl
+
+
+@hookimpl
+def friedel_formats():
+    from friedel.formats.minicbf import MiniCBF
+
+    return [MiniCBF]
