@@ -1,0 +1,1 @@
+"""Spot finding: threshold algorithms, 3D connected components, spot filters, find_spots command."""
