@@ -1,0 +1,336 @@
+"""Indexing driver: lattice search, macro-cycles, several lattices, several sweeps.
+
+:func:`index` takes experiments (one per sweep or still) and their strong spots and
+returns indexed experiments (one per sweep and lattice; sweeps of one crystal share its
+Crystal) and the spots with ``id``, ``miller_index`` and the ``indexed`` flag set.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import gemmi
+import numpy as np
+
+from friedel.errors import FriedelError
+from friedel.flags import Flags
+from friedel.models import Crystal, Experiment, ExperimentList
+from friedel.plugin_manager import get_plugin
+from friedel.plugins.indexing import lattice as lat
+from friedel.plugins.indexing.assign import assign_indices
+from friedel.plugins.indexing.reciprocal import estimate_max_cell, first_cycle_d_min, spots_in_reciprocal_space
+from friedel.plugins.indexing.refine import apply_cell_constraints, cell_esds, refine_models
+from friedel.plugins.indexing.vectors import refine_vector, unique_vectors
+
+log = logging.getLogger("friedel")
+
+
+class IndexingResult:
+    """Indexed experiments and reflections, and a record of each macro-cycle."""
+
+    def __init__(self, experiments, reflections, cycles, max_cell, misorientations):
+        self.experiments = experiments
+        self.reflections = reflections
+        self.cycles = cycles
+        self.max_cell = max_cell
+        self.misorientations = misorientations
+
+
+def index(experiments, reflections, params, refinement_params=None) -> IndexingResult:
+    """Index ``reflections`` (strong spots, ``id`` = experiment) against ``experiments``.
+
+    ``params`` is an :class:`~friedel.plugins.indexing.params.IndexingParams`.
+    """
+    refl = reflections.copy()
+    if "id" not in refl:
+        refl["id"] = np.zeros(len(refl), np.int32)
+    spots_in_reciprocal_space(experiments, refl)
+    refl["sweep"] = refl["id"].astype(np.int32)
+    if params.joint_indexing or len(experiments) == 1:
+        groups = [list(range(len(experiments)))]
+    else:
+        groups = [[i] for i in range(len(experiments))]
+    out_expts, out_refl, cycles, misorientations, max_cells = ExperimentList(), [], [], [], []
+    for group in groups:
+        sweeps = ExperimentList(experiments[i] for i in group)
+        sel = np.isin(refl["sweep"], group)
+        sub = refl.select(sel)
+        sub["sweep"] = np.searchsorted(group, sub["sweep"]).astype(np.int32)
+        if len(groups) > 1:
+            log.info("Indexing sweep %d of %d on its own", group[0] + 1, len(experiments))
+        try:
+            result = _index_crystal(sweeps, sub, params, refinement_params)
+        except FriedelError as exc:
+            if len(groups) == 1:
+                raise
+            log.warning("Sweep %d not indexed: %s", group[0] + 1, exc)
+            sub["id"] = np.full(len(sub), -1, np.int32)
+            sub["miller_index"] = np.zeros((len(sub), 3), np.int32)
+            out_refl.append(sub)
+            continue
+        offset = len(out_expts)
+        t = result.reflections
+        t["id"] = np.where(t["id"] >= 0, t["id"] + offset, -1).astype(np.int32)
+        out_expts.extend(result.experiments)
+        out_refl.append(t)
+        cycles.extend(result.cycles)
+        misorientations.extend(result.misorientations)
+        max_cells.append(result.max_cell)
+    if len(out_expts) == 0:
+        raise FriedelError("no sweep could be indexed; see the messages above (try joint_indexing=True)")
+    table = _concatenate(out_refl)
+    del table["sweep"]
+    table.experiment_identifiers = {}
+    for i, e in enumerate(out_expts):
+        table.experiment_identifiers[i] = e.ensure_identifier()
+    return IndexingResult(out_expts, table, cycles, max(max_cells), misorientations)
+
+
+def _concatenate(tables):
+    out = tables[0]
+    for t in tables[1:]:
+        common = set(out.keys()) & set(t.keys())
+        for name in set(out.keys()) - common:
+            del out[name]
+        for name in set(t.keys()) - common:
+            del t[name]
+        t.experiment_identifiers = {}
+        out.experiment_identifiers = {}
+        out.extend(t)
+    return out
+
+
+# -- one crystal (one or several sweeps) -----------------------------------------------------------
+def _index_crystal(sweeps, refl, params, refinement_params) -> IndexingResult:
+    n = len(refl)
+    if n < params.min_spots:
+        raise FriedelError(f"only {n} spots to index (at least {params.min_spots} needed): "
+                           "find more spots (lower the spot-finding threshold) or use more images")
+    rlp, d = refl["rlp"], refl["d"]
+    known = params.known_symmetry
+    space_group = gemmi.SpaceGroup(known.space_group) if known.space_group else None
+    primitive_cell = _primitive_known_cell(known.unit_cell, space_group)
+    max_cell = params.max_cell
+    if max_cell is None:
+        max_cell = estimate_max_cell(rlp, params.max_cell_multiplier)
+        if primitive_cell is not None:
+            max_cell = max(max_cell, 1.3 * max(primitive_cell[:3]))
+        log.info("Maximum cell estimated from nearest-neighbour separations: %.1f A", max_cell)
+    d_all = float(np.min(d))
+    d_start = params.d_min_start or first_cycle_d_min(d)
+    schedule = _resolution_schedule(d_start, d_all, params.n_macro_cycles)
+    log.info("Macro-cycle resolution limits: %s A", ", ".join(f"{x:.2f}" for x in schedule))
+
+    crystals: list[Crystal] = []
+    cycles = []
+    for n_lattice in range(params.max_lattices):
+        if crystals:
+            unindexed = refl["id"] < 0
+        else:
+            unindexed = np.ones(n, bool)
+        if unindexed.sum() < params.min_spots:
+            break
+        try:
+            D = find_lattice(rlp[unindexed], max_cell, d, params, space_group, primitive_cell,
+                             d_start=d_start, spot_d=d[unindexed])
+        except FriedelError:
+            if not crystals:
+                raise
+            log.info("No further lattice among the %d unindexed spots", unindexed.sum())
+            break
+        crystal = Crystal(np.linalg.inv(D))
+        if space_group is not None:
+            crystal.set_space_group(space_group)
+            apply_cell_constraints(crystal)
+        crystals.append(crystal)
+        log.info("Lattice %d found: %s", n_lattice + 1, _cell_text(crystal))
+        sweeps, refl, cyc = _macro_cycles(sweeps, refl, crystals, schedule, params, refinement_params)
+        cycles.extend(cyc)
+        counts = np.bincount(refl["id"][refl["id"] >= 0] // len(sweeps), minlength=len(crystals))
+        if len(crystals) > 1 and counts[-1] < max(params.min_spots, params.min_lattice_fraction * n):
+            log.info("Lattice %d indexes only %d spots; discarded", len(crystals), counts[-1])
+            crystals.pop()
+            sweeps, refl, cyc = _macro_cycles(sweeps, refl, crystals, schedule[-1:], params, refinement_params)
+            cycles.extend(cyc)
+            break
+    experiments = _experiments(sweeps, crystals)
+    misorientations = []
+    for i in range(len(crystals)):
+        for j in range(i + 1, len(crystals)):
+            angle = lat.misorientation_deg(crystals[i].real_space_vectors, crystals[j].real_space_vectors)
+            misorientations.append((i, j, angle))
+            log.info("Misorientation between lattices %d and %d: %.2f degrees", i + 1, j + 1, angle)
+    _log_models(experiments, refl)
+    return IndexingResult(experiments, refl, cycles, max_cell, misorientations)
+
+
+def _primitive_known_cell(unit_cell, space_group):
+    """The Niggli cell of a known (conventional) cell: the edge lengths a basis search looks for."""
+    if unit_cell is None:
+        return None
+    gv = gemmi.GruberVector(gemmi.UnitCell(*unit_cell), space_group.centring_type() if space_group else "P")
+    gv.niggli_reduce()
+    return tuple(gv.get_cell().parameters)
+
+
+def _resolution_schedule(d_start, d_all, n_cycles):
+    """Resolution limits of the macro-cycles, even steps in 1/d^2 ending with all the data."""
+    if d_start <= d_all or n_cycles == 1:
+        return [d_all]
+    s = np.linspace(1 / d_start**2, 1 / d_all**2, n_cycles)
+    out = list(1 / np.sqrt(s))
+    out[-1] = d_all * 0.999  # include the very last spot
+    return out
+
+
+def find_lattice(rlp, max_cell, d, params, space_group=None, primitive_cell=None, d_start=None, spot_d=None):
+    """A direct basis (rows) for the spots ``rlp``: Niggli-reduced, or in the reference
+    setting of ``space_group`` when given. Raises FriedelError when no lattice is found."""
+    method_cls = get_plugin("indexing_methods", params.method)
+    method_params = getattr(params, params.method, None)
+    method = method_cls(method_params) if method_params is not None else method_cls()
+    d_min = float(np.min(1 / np.linalg.norm(rlp, axis=1)))
+    vectors, _ = method.find_vectors(rlp, max_cell, d_min, unit_cell=primitive_cell)
+    hint = ("try friedel search_beam_position first, a different max_cell=, or indexing.method=fft1d"
+            if params.method != "fft1d" else "try friedel search_beam_position first or a different max_cell=")
+    if len(vectors) < 3:
+        raise FriedelError(f"no lattice found in {len(rlp)} spots ({len(vectors)} candidate vectors); {hint}")
+    # refine every candidate on the low-resolution spots, score by integral fraction
+    low = rlp if d_start is None else rlp[spot_d >= d_start]
+    if len(low) < 10:
+        low = rlp
+    refined = np.array([refine_vector(v, low)[0] for v in vectors])  # tens of vectors
+    p = low @ refined.T
+    scores = np.mean(np.abs(p - np.round(p)) < 0.15, axis=0)
+    vectors, scores = unique_vectors(refined, scores, min_length=max(1.0, 0.5 * d_min), max_length=1.2 * max_cell)
+    bases = lat.candidate_bases(vectors, low, max_cell, tolerance=0.25)
+    if not bases:
+        raise FriedelError(f"no lattice found in {len(rlp)} spots (no three independent vectors); {hint}")
+    tol = params.index_assignment.tolerance
+    best, best_key, fit_error = None, None, None
+    for D in bases:
+        D = lat.niggli_reduce(D)
+        D = _fit_basis(D, low, tol)
+        if space_group is not None or params.known_symmetry.unit_cell is not None:
+            try:
+                D = lat.conventional_setting(
+                    D, space_group or gemmi.SpaceGroup("P 1"), params.known_symmetry.unit_cell,
+                    params.known_symmetry.relative_length_tolerance, params.known_symmetry.absolute_angle_tolerance)
+            except FriedelError as exc:
+                fit_error = fit_error or exc
+                continue
+        h = low @ D.T
+        resid = np.abs(h - np.round(h))
+        ok = np.all(resid < tol, axis=1)
+        key = (round(ok.mean(), 2), -float(np.sqrt(np.mean(resid[ok] ** 2))) if ok.any() else -1.0)
+        if best_key is None or key > best_key:
+            best, best_key = D, key
+    if best is None:
+        raise fit_error
+    if best_key[0] < 0.2:
+        raise FriedelError(f"no lattice found: the best basis indexes only {100 * best_key[0]:.0f}% of "
+                           f"{len(low)} spots; {hint}")
+    return best
+
+
+def _fit_basis(D, rlp, tol, iterations=3):
+    """Improve a basis by least squares on the spots it indexes (reciprocal space)."""
+    for _ in range(iterations):
+        h_frac = rlp @ D.T
+        h = np.round(h_frac)
+        ok = np.all(np.abs(h_frac - h) < tol, axis=1) & np.any(h != 0, axis=1)
+        if ok.sum() < 6 or np.linalg.matrix_rank(h[ok]) < 3:
+            break
+        At, *_ = np.linalg.lstsq(h[ok], rlp[ok], rcond=None)
+        D = np.linalg.inv(At.T)
+    return lat.right_handed(D)
+
+
+def _experiments(sweeps, crystals) -> ExperimentList:
+    """One experiment per lattice and sweep (lattice-major); sweeps share each lattice's Crystal."""
+    out = ExperimentList()
+    for crystal in crystals:
+        for s in sweeps:
+            out.append(Experiment(beam=s.beam, detector=s.detector, goniometer=s.goniometer, scan=s.scan,
+                                  crystal=crystal, imageset=s.imageset, profile=s.profile,
+                                  scaling_model=s.scaling_model))
+    return out
+
+
+def _assign(refl, crystals, n_sweeps, params, d_limit):
+    hkl, which, resid = assign_indices(refl["rlp"], [c.real_space_vectors for c in crystals],
+                                       params.index_assignment.tolerance, params.index_assignment.method,
+                                       params.index_assignment.n_neighbours)
+    which = np.where(refl["d"] >= d_limit, which, -1)
+    hkl[which < 0] = 0
+    refl["miller_index"] = hkl
+    refl["id"] = np.where(which >= 0, which * n_sweeps + refl["sweep"], -1).astype(np.int32)
+    flags = refl["flags"] if "flags" in refl else np.zeros(len(refl), np.int64)
+    flags = np.where(which >= 0, flags | int(Flags.indexed), flags & ~np.int64(int(Flags.indexed)))
+    refl["flags"] = flags.astype(np.int64)
+    return refl
+
+
+def _macro_cycles(sweeps, refl, crystals, schedule, params, refinement_params):
+    """Assign, refine, widen resolution; geometry updated in place of ``sweeps``."""
+    cycles = []
+    n_sweeps = len(sweeps)
+    for cycle, d_limit in enumerate(schedule, start=1):
+        refl = _assign(refl, crystals, n_sweeps, params, d_limit)
+        experiments = _experiments(sweeps, crystals)
+        indexed = refl.select(refl["id"] >= 0)
+        rmsds = {}
+        if len(indexed) >= 3:
+            refined, _, rmsds = refine_models(experiments, indexed, refinement_params, use_engine=params.refine)
+            sweeps, crystals = _take_models(refined, n_sweeps, len(crystals), sweeps)
+            # geometry may have moved: map the spots again before the next assignment
+            tmp = refl.copy()
+            tmp["id"] = tmp["sweep"]
+            spots_in_reciprocal_space(sweeps, tmp)
+            for name in ("xyzobs.mm.value", "xyzobs.mm.variance", "s1", "rlp", "d"):
+                refl[name] = tmp[name]
+        refl = _assign(refl, crystals, n_sweeps, params, d_limit)
+        counts = np.bincount(refl["id"][refl["id"] >= 0] // n_sweeps, minlength=len(crystals))
+        in_range = int(np.sum(refl["d"] >= d_limit))
+        record = {"cycle": cycle, "d_min": d_limit, "n_spots": in_range, "n_indexed": counts.tolist(),
+                  "fraction_indexed": float(counts.sum() / max(1, in_range)), "rmsds": rmsds,
+                  "cells": [c.unit_cell.parameters for c in crystals]}
+        cycles.append(record)
+        rmsd_text = ""
+        if rmsds:
+            r = np.array(list(rmsds.values()))
+            rmsd_text = (f", RMSD x {np.mean(r[:, 0]):.3f} mm, y {np.mean(r[:, 1]):.3f} mm, "
+                         f"phi {np.degrees(np.mean(r[:, 2])):.3f} deg")
+        log.info("Macro-cycle %d (d_min %.2f A): %d of %d spots indexed (%.1f%%)%s", cycle, d_limit,
+                 counts.sum(), in_range, 100 * record["fraction_indexed"], rmsd_text)
+        for i, c in enumerate(crystals):
+            log.info("  lattice %d: %s, %d spots", i + 1, _cell_text(c), counts[i])
+    return sweeps, refl, cycles
+
+
+def _take_models(refined, n_sweeps, n_crystals, sweeps):
+    """Sweep geometry and crystals from refined experiments (lattice-major order)."""
+    new_sweeps = ExperimentList()
+    for s in range(n_sweeps):
+        e = refined[s]
+        new_sweeps.append(Experiment(beam=e.beam, detector=e.detector, goniometer=e.goniometer, scan=e.scan,
+                                     imageset=sweeps[s].imageset, profile=sweeps[s].profile,
+                                     scaling_model=sweeps[s].scaling_model, identifier=sweeps[s].identifier))
+    crystals = [refined[k * n_sweeps].crystal for k in range(n_crystals)]
+    return new_sweeps, crystals
+
+
+def _cell_text(crystal, esds=None) -> str:
+    c = crystal.unit_cell.parameters
+    if esds is None:
+        return f"{crystal.space_group_symbol}, cell " + " ".join(f"{x:.4f}" for x in c)
+    return f"{crystal.space_group_symbol}, cell " + " ".join(f"{x:.4f}({e:.4f})" for x, e in zip(c, esds))
+
+
+def _log_models(experiments, refl) -> None:
+    """Print each crystal model: cell with ESDs, U, B and A."""
+    fmt = lambda M: "\n".join("    " + " ".join(f"{v:12.8f}" for v in row) for row in M)  # noqa: E731
+    for i, crystal in enumerate(experiments.crystals):
+        esd = cell_esds(crystal, experiments, refl)
+        log.info("Crystal model %d: %s", i + 1, _cell_text(crystal, esd))
+        log.info("  U matrix:\n%s\n  B matrix:\n%s\n  A = UB:\n%s", fmt(crystal.U), fmt(crystal.B), fmt(crystal.A))

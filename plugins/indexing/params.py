@@ -1,0 +1,93 @@
+"""Parameters of ``friedel index`` and ``friedel search_beam_position``."""
+
+from __future__ import annotations
+
+from friedel.phil import param, plugin_choice, scope, types
+
+try:  # the refinement scope is the refinement engine's own
+    from friedel.plugins.refinement.params import RefinementParams
+except ImportError:  # pragma: no cover - only while refinement is not installed
+    RefinementParams = None
+
+
+@scope
+class KnownSymmetryParams:
+    """A known space group and/or unit cell (the result is given in the reference setting)."""
+
+    space_group: str | None = param(None, type=types.SpaceGroup(), help="Known space group, e.g. P41212")
+    unit_cell: tuple | None = param(None, type=types.UnitCell(), help="Known unit cell a,b,c,alpha,beta,gamma")
+    relative_length_tolerance: float = param(0.05, help="Largest relative difference of cell lengths from unit_cell",
+                                             expert_level=1)
+    absolute_angle_tolerance: float = param(5.0, help="Largest difference of cell angles from unit_cell (degrees)",
+                                            expert_level=1)
+
+
+@scope
+class IndexAssignmentParams:
+    """How Miller indices are given to spots."""
+
+    method: str = param("simple", choices=["simple", "local"],
+                        help="simple: round A^-1 rlp; local: propagate index differences between neighbours")
+    tolerance: float = param(0.3, help="Largest distance of a fractional index from an integer", expert_level=1)
+    n_neighbours: int = param(10, help="Neighbours per spot for the local method", expert_level=2)
+
+
+@scope
+class IndexingParams:
+    """Lattice search and macro-cycles."""
+
+    method: str = plugin_choice("indexing_methods", default="fft3d", help="Basis-vector search")
+    max_cell: float | None = param(None, help="Longest cell edge to look for (Angstrom); None: estimated from the spots")
+    max_cell_multiplier: float = param(1.3, help="Factor on the nearest-neighbour estimate of max_cell", expert_level=2)
+    d_min_start: float | None = param(None, help="Resolution of the first macro-cycle; None: the low-resolution half")
+    n_macro_cycles: int = param(5, type=types.Int(min=1), help="Macro-cycles from d_min_start to all the data")
+    min_spots: int = param(10, type=types.Int(min=3), help="Fewest spots worth indexing (per crystal)")
+    max_lattices: int = param(1, type=types.Int(min=1), help="Look for up to this many lattices in the unindexed spots")
+    min_lattice_fraction: float = param(0.05, help="A further lattice must index this fraction of all spots",
+                                        expert_level=1)
+    joint_indexing: bool = param(True, help="One crystal for all sweeps (True) or one per sweep (False)")
+    index_assignment: IndexAssignmentParams = param(IndexAssignmentParams)
+    known_symmetry: KnownSymmetryParams = param(KnownSymmetryParams)
+    refine: bool = param(True, help="Refine geometry in each macro-cycle (False: fit the crystal only)", expert_level=1)
+
+
+@scope
+class OutputParams:
+    experiments: str = param("indexed.expt", type=types.Path(), help="Indexed experiments")
+    reflections: str = param("indexed.refl", type=types.Path(), help="Indexed reflections")
+
+
+if RefinementParams is not None:
+    @scope
+    class IndexParams:
+        """friedel index: find lattices, assign Miller indices, refine."""
+
+        indexing: IndexingParams = param(IndexingParams)
+        refinement: RefinementParams = param(RefinementParams)
+        output: OutputParams = param(OutputParams)
+else:  # pragma: no cover
+    @scope
+    class IndexParams:
+        """friedel index: find lattices, assign Miller indices, refine."""
+
+        indexing: IndexingParams = param(IndexingParams)
+        output: OutputParams = param(OutputParams)
+
+
+@scope
+class BeamSearchOutputParams:
+    experiments: str = param("optimised.expt", type=types.Path(), help="Experiments with the better beam centre")
+
+
+@scope
+class SearchBeamPositionParams:
+    """friedel search_beam_position: grid search of the beam centre on rlp periodicity."""
+
+    max_shift: float = param(3.0, help="Largest beam-centre shift searched (mm)")
+    coarse_step: float = param(0.3, help="Step of the first grid (mm)", expert_level=1)
+    fine_step: float = param(0.02, help="Step of the finest grid (mm)", expert_level=1)
+    max_cell: float | None = param(None, help="Longest cell edge (Angstrom); None: estimated from the spots")
+    d_min: float | None = param(None, help="Use spots to this resolution only; None: all")
+    max_spots: int = param(500, help="Use at most this many (lowest-resolution) spots", expert_level=1)
+    n_directions: int = param(30, help="Strongest directions summed into the score", expert_level=2)
+    output: BeamSearchOutputParams = param(BeamSearchOutputParams)
