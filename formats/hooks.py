@@ -4,6 +4,7 @@ from friedel.hookspecs import hookimpl
 
 @hookimpl
 def friedel_formats():
+    from friedel.formats.fullcbf import FullCBF
     from friedel.formats.minicbf import MiniCBF
 
-    return [MiniCBF]
+    return [FullCBF, MiniCBF]
