@@ -6,5 +6,6 @@ from friedel.hookspecs import hookimpl
 def friedel_formats():
     from friedel.formats.fullcbf import FullCBF
     from friedel.formats.minicbf import MiniCBF
+    from friedel.formats.smv import SMV
 
-    return [FullCBF, MiniCBF]
+    return [FullCBF, MiniCBF, SMV]
