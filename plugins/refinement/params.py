@@ -1,0 +1,149 @@
+"""Parameters of geometry refinement (the ``refinement`` scope of ``friedel refine`` and indexing)."""
+
+from __future__ import annotations
+
+import re
+
+from friedel.phil import param, plugin_choice, scope, types
+
+
+class ChoiceList(types.ValueType):
+    """Several words from a fixed set, written ``a,b`` or ``a+b`` or ``"a b"``; ``None`` for none."""
+
+    name = "choices"
+
+    def __init__(self, options):
+        self.options = list(options)
+
+    def parse(self, text):
+        words = [w for w in re.split(r"[\s,+]+", types.Str().parse(text)) if w]
+        if len(words) == 1 and words[0].lower() in types.NONE_WORDS:
+            return []
+        return self.validate(words)
+
+    def validate(self, value):
+        if value is None:
+            return []
+        value = [value] if isinstance(value, str) else list(value)
+        for v in value:
+            if v not in self.options:
+                raise ValueError(f"'{v}' is not one of: {', '.join(self.options)}")
+        return value
+
+    def format(self, value):
+        return ",".join(value) if value else "None"
+
+
+@scope
+class BeamParams:
+    """Beam direction (two angles, mrad) and wavelength."""
+
+    fix: list = param(
+        ["in_spindle_plane", "wavelength"],
+        type=ChoiceList(["all", "in_spindle_plane", "out_spindle_plane", "wavelength"]),
+        help="Beam parameters to fix. in_spindle_plane keeps the beam in its initial plane with the "
+        "rotation axis (fixes the tilt out of that plane, which a single sweep cannot tell from a "
+        "crystal rotation); out_spindle_plane fixes the tilt within it; None refines all",
+    )
+
+
+@scope
+class CrystalParams:
+    """Crystal orientation (three rotations about the lab axes, mrad) and symmetry-constrained cell."""
+
+    fix: str = param("none", choices=["none", "cell", "orientation", "all"], help="Crystal parameters to fix")
+
+
+@scope
+class DetectorParams:
+    """Detector position (distance, two shifts, mm) and orientation (three rotations, mrad)."""
+
+    fix: str = param("none", choices=["none", "all", "position", "orientation", "distance"],
+                     help="Detector parameters to fix")
+    panels: str = param(
+        "automatic", choices=["automatic", "single", "multiple", "hierarchical"],
+        help="single: all panels move as one rigid group; multiple: each panel has its own six "
+        "parameters; hierarchical: one rigid group per node of the detector hierarchy at "
+        "hierarchy_level; automatic: single",
+    )
+    hierarchy_level: int = param(0, type=types.Int(min=0), help="Level of the detector hierarchy for panels=hierarchical")
+
+
+@scope
+class GoniometerParams:
+    """Rotation-axis direction (two angles, mrad); fixed unless asked for."""
+
+    fix: str = param("all", choices=["none", "all"], help="Goniometer parameters to fix (refining them needs several sweeps)")
+
+
+@scope
+class AutoReductionParams:
+    """What to do when a model is seen by too few reflections for its parameters."""
+
+    min_nref_per_parameter: int = param(5, type=types.Int(min=1), help="Reflections needed per free parameter of each model")
+    action: str = param("fail", choices=["fail", "fix"],
+                        help="fail: stop with an error; fix: fix the parameters of under-determined models")
+
+
+@scope
+class ParameterisationParams:
+    """Which models are refined and how they are parameterised."""
+
+    beam: BeamParams = param(BeamParams)
+    crystal: CrystalParams = param(CrystalParams)
+    detector: DetectorParams = param(DetectorParams)
+    goniometer: GoniometerParams = param(GoniometerParams)
+    auto_reduction: AutoReductionParams = param(AutoReductionParams)
+
+
+@scope
+class OutlierParams:
+    """Rejection of reflections whose position residuals do not fit the others."""
+
+    algorithm: str = plugin_choice("outlier_rejectors", default="mcd", help="Outlier rejection algorithm (null: none)")
+    separate_experiments: bool = param(True, help="Reject outliers in each experiment separately")
+    separate_panels: bool = param(True, help="Reject outliers on each panel separately", expert_level=1)
+    minimum_number_of_reflections: int = param(20, type=types.Int(min=1),
+                                               help="Groups smaller than this are left alone", expert_level=1)
+    repeat: bool = param(True, help="Reject again with the refined model and re-refine if the outliers changed",
+                         expert_level=1)
+
+
+@scope
+class ReflectionsParams:
+    """Which indexed reflections are used."""
+
+    use_all_reflections: bool = param(False, help="Use every indexed reflection (otherwise a random subset, "
+                                      "reflections_per_degree of scan)")
+    reflections_per_degree: float = param(100.0, type=types.Float(min=1.0),
+                                          help="Size of the random subset per degree of rotation")
+    random_seed: int = param(42, help="Seed of the random subset (same seed, same result)", expert_level=1)
+    close_to_spindle_cutoff: float = param(0.02, type=types.Float(min=0.0),
+                                           help="Exclude reflections that cross the Ewald sphere almost tangentially "
+                                           "(|e.(s1 x s0)| / |s0|^2 below this; their phi is ill-determined)",
+                                           expert_level=1)
+
+
+@scope
+class TargetParams:
+    """When to stop."""
+
+    bin_size_fraction: float = param(0.0, type=types.Float(min=0.0),
+                                     help="Stop when every RMSD is below this fraction of the pixel size "
+                                     "(X, Y) and of the image width (phi); 0: run to convergence")
+    rmsd_tolerance: float = param(1e-4, type=types.Float(min=0.0),
+                                  help="Converged when no RMSD changes by more than this fraction", expert_level=1)
+
+
+@scope
+class RefinementParams:
+    """Geometry refinement of beam, crystal, detector and goniometer against observed spot positions."""
+
+    engine: str = plugin_choice("refinement_engines", default="LevMar", help="Least-squares engine")
+    max_iterations: int = param(30, type=types.Int(min=1), help="Most steps per refinement run")
+    sparse: str = param("Auto", choices=["Auto", "True", "False"],
+                           help="Sparse normal equations (Auto: when there are many parameters)", expert_level=1)
+    parameterisation: ParameterisationParams = param(ParameterisationParams)
+    outlier: OutlierParams = param(OutlierParams)
+    reflections: ReflectionsParams = param(ReflectionsParams)
+    target: TargetParams = param(TargetParams)

@@ -1,0 +1,138 @@
+"""Predicted positions (X, Y mm; phi rad) of indexed observations and their parameter gradients.
+
+Rotation scans: ``r(phi) = S R(e, phi) F A h``; of the two angles where h meets the Ewald
+sphere the one nearest the observed angle is taken. The ray ``s1 = s0 + r`` meets panel
+p at ``v = D_p^-1 s1``, ``X = v0/v2``, ``Y = v1/v2``.
+Stills: no rotation; the ray leaves along ``s0 + A h`` (its length does not change X, Y).
+
+For a parameter with derivatives ds0, dr (at fixed phi) and dD, the Ewald condition
+``|s0 + r|^2 = |s0|^2`` gives ``dphi = -(r.ds0 + s1.dr) / (s1.(e x r))``, then
+``ds1 = ds0 + dr + (e x r) dphi`` and ``dv = D^-1 (ds1 - dD v)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from friedel.models.geometry import axis_angle_matrix
+from friedel.prediction import rotation_angles
+
+
+class ExperimentObservations:
+    """The observations of one experiment used in refinement (indices into the full table)."""
+
+    def __init__(self, experiment, rows, hkl, panel, obs, var):
+        self.experiment = experiment
+        self.rows = rows
+        self.hkl = np.asarray(hkl, dtype=float)
+        self.panel = np.asarray(panel, dtype=np.int64)
+        self.obs = np.asarray(obs, dtype=float)
+        self.var = np.asarray(var, dtype=float)
+        self.is_still = experiment.is_still
+
+    def select(self, keep) -> "ExperimentObservations":
+        return ExperimentObservations(self.experiment, self.rows[keep], self.hkl[keep], self.panel[keep],
+                                      self.obs[keep], self.var[keep])
+
+    def __len__(self):
+        return len(self.rows)
+
+
+class Prediction:
+    """Predicted X, Y, phi and the intermediate vectors the gradients need."""
+
+    __slots__ = ("xyz", "ok", "r", "s1", "v", "M", "e", "Dinv", "panel", "is_still")
+
+
+def _panel_matrices(detector):
+    D = np.array([p.d_matrix for p in detector])
+    return D, np.linalg.inv(D)
+
+
+def predict(experiment, hkl, panel, phi_obs=None) -> Prediction:
+    """Predict observations of ``hkl`` on their observed ``panel`` (rays are not clipped to it)."""
+    pred = Prediction()
+    hkl = np.asarray(hkl, dtype=float)
+    crystal, beam, gonio = experiment.crystal, experiment.beam, experiment.goniometer
+    s0 = beam.s0
+    n = len(hkl)
+    q = hkl @ crystal.A.T
+    pred.is_still = experiment.is_still
+    if pred.is_still:
+        phi = np.zeros(n)
+        ok = np.ones(n, bool)
+        r = q
+        s1 = s0 + r
+        pred.M = None
+        pred.e = None
+        if gonio is not None:
+            M = gonio.setting_rotation @ gonio.fixed_rotation
+            r = q @ M.T
+            s1 = s0 + r
+            pred.M = np.broadcast_to(M, (n, 3, 3))
+    else:
+        S, F = gonio.setting_rotation, gonio.fixed_rotation
+        e_datum = gonio.rotation_axis_datum
+        r0 = q @ F.T
+        phi1, phi2, ok = rotation_angles(r0, S.T @ s0, e_datum)
+        ref = phi_obs if phi_obs is not None else phi1
+        # nearest of the two solutions, each shifted by whole turns next to the observation
+        d1 = np.mod(phi1 - ref + np.pi, 2 * np.pi) - np.pi
+        d2 = np.mod(phi2 - ref + np.pi, 2 * np.pi) - np.pi
+        phi = ref + np.where(np.abs(d1) <= np.abs(d2), d1, d2)
+        phi = np.where(ok, phi, ref)
+        M = S @ axis_angle_matrix(e_datum, phi) @ F  # n x 3 x 3
+        r = np.einsum("nij,nj->ni", M, q)
+        s1 = s0 + r
+        pred.M = M
+        pred.e = gonio.rotation_axis
+    D, Dinv = _panel_matrices(experiment.detector)
+    v = np.einsum("nij,nj->ni", Dinv[panel], s1)
+    ok &= v[:, 2] > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = v[:, 0] / v[:, 2]
+        y = v[:, 1] / v[:, 2]
+    pred.xyz = np.column_stack([x, y, phi])
+    pred.ok = ok
+    pred.r, pred.s1, pred.v, pred.Dinv, pred.panel = r, s1, v, Dinv, np.asarray(panel)
+    return pred
+
+
+def gradients(pred: Prediction, hkl, kind: str, deriv: np.ndarray, experiment) -> np.ndarray:
+    """d(X, Y, phi)/dp (k x n x 3) for k parameters whose model derivatives are ``deriv``."""
+    hkl = np.asarray(hkl, dtype=float)
+    n = len(hkl)
+    k = len(deriv)
+    ds0 = np.zeros((k, 1, 3))
+    dr = np.zeros((k, n, 3))
+    dD_v = None
+    if kind == "s0":
+        ds0 = deriv[:, None, :]
+    elif kind == "A":
+        q = np.einsum("kij,nj->kni", deriv, hkl)
+        dr = q if pred.M is None else np.einsum("nij,knj->kni", pred.M, q)
+    elif kind == "S":
+        S = experiment.goniometer.setting_rotation
+        dr = np.einsum("kij,nj->kni", deriv @ S.T, pred.r)
+    elif kind == "D":
+        dD_v = np.einsum("knij,nj->kni", deriv[:, pred.panel], pred.v)
+    else:
+        raise ValueError(f"unknown derivative kind {kind!r}")
+    out = np.zeros((k, n, 3))
+    if kind == "D":
+        ds1 = np.zeros((k, n, 3))
+    elif pred.is_still:
+        ds1 = ds0 + dr
+    else:
+        e_x_r = np.cross(pred.e, pred.r)
+        denom = np.einsum("ni,ni->n", pred.s1, e_x_r)
+        dphi = -(np.einsum("ni,kni->kn", pred.r, np.broadcast_to(ds0, (k, n, 3)))
+                 + np.einsum("ni,kni->kn", pred.s1, dr)) / denom
+        out[:, :, 2] = dphi
+        ds1 = ds0 + dr + e_x_r[None] * dphi[:, :, None]
+    rhs = ds1 if dD_v is None else ds1 - dD_v
+    dv = np.einsum("nij,knj->kni", pred.Dinv[pred.panel], rhs)
+    v = pred.v
+    out[:, :, 0] = (dv[:, :, 0] - dv[:, :, 2] * (v[:, 0] / v[:, 2])) / v[:, 2]
+    out[:, :, 1] = (dv[:, :, 1] - dv[:, :, 2] * (v[:, 1] / v[:, 2])) / v[:, 2]
+    return out
