@@ -9,3 +9,10 @@ def friedel_formats():
     from friedel.formats.smv import SMV
 
     return [FullCBF, MiniCBF, SMV]
+
+
+@hookimpl
+def friedel_commands():
+    from friedel.plugins.importer.command import ImportCommand
+
+    return [ImportCommand]

@@ -1,0 +1,1 @@
+"""``friedel import``: image files -> experiment list (imported.expt)."""
