@@ -158,9 +158,9 @@ def _refine(experiment, reflections, refinement_params, use_refinement=True):
 
 # -- the whole procedure ------------------------------------------------------------------
 def refine_bravais_settings(experiments, reflections, max_delta: float = 5.0, crystal_id: int = 0,
-                            refinement_params=None, rmsd_ratio: float = 1.5, cc_min: float = 0.5,
+                            refinement_params=None, rmsd_ratio: float = 1.5, cc_min: float = 0.6,
                             intensity_column: str = "intensity.sum.value",
-                            use_refinement: bool = True) -> list[BravaisSetting]:
+                            use_refinement: bool = True, cc_min_pairs: int = 50) -> list[BravaisSetting]:
     """Every Bravais setting compatible with the crystal, refined and ranked (lowest symmetry first)."""
     if crystal_id < 0 or crystal_id >= len(experiments):
         raise FriedelError(f"crystal_id={crystal_id} but the experiment list has {len(experiments)} experiments")
@@ -178,7 +178,7 @@ def refine_bravais_settings(experiments, reflections, max_delta: float = 5.0, cr
     refl["id"] = np.zeros(len(refl), np.int32)
 
     candidates = find_lattices(experiment.crystal.unit_cell, max_delta)
-    merged = _merged_intensities(experiment.crystal, refl, intensity_column)
+    merged = _merged_intensities(experiment.crystal, _intensity_rows(reflections, crystal_id), intensity_column)
 
     settings = []
     for number, candidate in enumerate(candidates, start=1):
@@ -193,12 +193,23 @@ def refine_bravais_settings(experiments, reflections, max_delta: float = 5.0, cr
                 order = rotation_order(R)
                 if order == 1:
                     continue
-                cc, n = operator_correlation(merged, R)
+                cc, n = operator_correlation(merged, R, min_pairs=10)
                 correlations.append((order, cc, n))
         settings.append(BravaisSetting(number, candidate, exp, r, rmsds, refined, correlations))
         log.debug("setting %d %s rmsd %.4f mm", number, candidate.lattice, settings[-1].rmsd_mm)
-    recommend(settings, rmsd_ratio, cc_min)
+    recommend(settings, rmsd_ratio, cc_min, cc_min_pairs)
     return settings
+
+
+def _intensity_rows(reflections, crystal_id):
+    """Reflections whose intensities are compared: integrated ones if there are any, else the
+    indexed spots (spot-finding intensities)."""
+    hkl = np.asarray(reflections["miller_index"])
+    sel = np.any(hkl != 0, axis=1) & (np.asarray(reflections["id"]) == crystal_id)
+    if "flags" in reflections:
+        integrated = reflections.get_flags(Flags.integrated_sum)
+        sel &= integrated if (integrated & sel).any() else reflections.get_flags(Flags.indexed)
+    return reflections.select(sel)
 
 
 def _merged_intensities(crystal, refl, column):
@@ -211,14 +222,16 @@ def _merged_intensities(crystal, refl, column):
     return merged if len(merged.keys) else None
 
 
-def recommend(settings: list[BravaisSetting], rmsd_ratio: float = 1.5, cc_min: float = 0.5) -> None:
+def recommend(settings: list[BravaisSetting], rmsd_ratio: float = 1.5, cc_min: float = 0.6,
+              cc_min_pairs: int = 50) -> None:
     """Star the plausible settings.
 
     A setting is recommended when its RMSD is at most ``rmsd_ratio`` times the triclinic one
     (plus 10% of the triclinic RMSD for noise), and the intensities support the family's
     minimal rotational symmetry: every operation of the characteristic order (2 for
     monoclinic and orthorhombic, 4 for tetragonal, 3 for trigonal/hexagonal and cubic)
-    correlates at least ``cc_min`` (operations without enough observed pairs are ignored).
+    correlates at least ``cc_min`` (operations with fewer than ``cc_min_pairs`` pairs of
+    observed related reflections are not trusted either way).
     """
     triclinic = next((s for s in settings if s.lattice == "aP"), None)
     base = triclinic.rmsd_mm if triclinic is not None else min(s.rmsd_mm for s in settings)
@@ -226,8 +239,8 @@ def recommend(settings: list[BravaisSetting], rmsd_ratio: float = 1.5, cc_min: f
         ok = s.rmsd_mm <= rmsd_ratio * base + 0.1 * base
         family = s.lattice[0]
         if family in _CHARACTERISTIC_ORDER:
-            ccs = [cc for order, cc, _n in s.correlations
-                   if order == _CHARACTERISTIC_ORDER[family] and np.isfinite(cc)]
+            ccs = [cc for order, cc, n in s.correlations
+                   if order == _CHARACTERISTIC_ORDER[family] and np.isfinite(cc) and n >= cc_min_pairs]
             if ccs and min(ccs) < cc_min:
                 ok = False
         s.recommended = bool(ok)
@@ -254,7 +267,8 @@ def chiral_space_groups(lattice: str) -> list[str]:
         else:
             symbol = family + centring
         if symbol == lattice:
-            names.append(sg.short_name() if hasattr(sg, "short_name") else sg.xhm())
+            name = sg.short_name()
+            names.append("R" + name[1:] if symbol == "hR" else name)
     return names
 
 
