@@ -1,0 +1,1 @@
+"""Image writers (used by ``friedel simulate``): NXmx / Eiger-style HDF5 master and data files."""
