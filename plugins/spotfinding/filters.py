@@ -209,6 +209,8 @@ class BackgroundGradient:
     """
 
     name = "background_gradient"
+    #: image source, set by the spot finder (None: read the experiment's image files)
+    opener = None
 
     def __call__(self, reflections, experiments, params):
         g = params.background_gradient
@@ -216,7 +218,7 @@ class BackgroundGradient:
             return np.ones(len(reflections), bool)
         from .gradient import background_gradient_sigmas
 
-        sig = background_gradient_sigmas(reflections, experiments, g.background_size)
+        sig = background_gradient_sigmas(reflections, experiments, g.background_size, self.opener)
         return sig <= g.gradient_cutoff
 
 

@@ -119,6 +119,21 @@ def _image_name(experiment, index: int) -> str:
         return f"image {index + 1}"
 
 
+def _static_masks(images, index, experiment):
+    """Per-panel masks that do not depend on pixel values, or None if the source cannot say.
+
+    The threshold kernels apply the trusted range themselves, so only the static part is
+    needed; asking for it once avoids decoding every image twice (``get_mask`` re-reads).
+    """
+    getter = getattr(images, "get_static_mask", None)
+    if getter is not None:
+        return tuple(np.asarray(m, bool) for m in getter())
+    private = getattr(images, "_static_masks", None)  # friedel.formats.images.ImageAccess
+    if private is not None and hasattr(images, "_reader") and hasattr(images, "get_path"):
+        return tuple(private(images._reader(images.get_path(index))))
+    return None
+
+
 def threshold_block(block: ImageBlock) -> BlockResult:
     """Read and threshold the images of one block; return their strong pixels (worker)."""
     expt = block.experiment
@@ -128,12 +143,14 @@ def threshold_block(block: ImageBlock) -> BlockResult:
         raise
     except Exception as exc:
         raise FileFormatError(f"cannot open images of {_image_name(expt, block.indices[0])}: {exc}") from exc
-    static_masks = [panel.trusted_mask() for panel in expt.detector]
+    static_masks = None
     parts, counts = [], []
     for index, frame in zip(block.indices, block.frames):
         try:
             raw = images.get_raw_data(index)
-            masks = images.get_mask(index)
+            if static_masks is None:
+                static_masks = _static_masks(images, index, expt)
+            masks = static_masks if static_masks is not None else images.get_mask(index)
         except FriedelError:
             raise
         except Exception as exc:
@@ -141,7 +158,7 @@ def threshold_block(block: ImageBlock) -> BlockResult:
         n_strong = 0
         for p, (data, mask) in enumerate(zip(raw, masks)):
             panel = expt.detector[p]
-            good = np.asarray(mask, bool) & static_masks[p]
+            good = np.asarray(mask, bool)
             strong = block.threshold(np.asarray(data), good, panel.trusted_range)
             pixels = PixelList.from_mask(data, strong, p, frame)
             n_strong += len(pixels)
@@ -252,6 +269,8 @@ def find_spots(experiments, params: SpotfinderParams | None = None, opener=None,
 
     removed = {}
     for f in spot_filters():
+        if hasattr(f, "opener"):
+            f.opener = opener
         if len(reflections) == 0:
             removed[f.name] = 0
             continue

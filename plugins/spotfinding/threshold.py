@@ -3,7 +3,8 @@
 Every algorithm is a plugin class (hook ``friedel_spotfinder_thresholds``) constructed with
 its ``Params`` and called as ``algorithm(image, mask, trusted_range) -> bool array``, where
 ``image`` is one panel (slow, fast), ``mask`` is True for good pixels and pixels outside
-``trusted_range`` (exclusive bounds: Pilatus gaps are -1, the low bound) are ignored too.
+``trusted_range`` (low bound exclusive, so Pilatus gaps at -1 are bad; high bound inclusive)
+are ignored too.
 
 The dispersion test
 -------------------
@@ -34,7 +35,7 @@ from friedel.phil import param, scope, types
 # ---------------------------------------------------------------------------------------
 @numba.njit(cache=True, nogil=True)
 def _is_valid(v, m, lo, hi):
-    return m and v > lo and v < hi
+    return m and v > lo and v <= hi
 
 
 @numba.njit(cache=True, nogil=True)
@@ -147,7 +148,7 @@ def local_sums(image, valid, kx, ky):
 
 def valid_pixels(image, mask, trusted_range) -> np.ndarray:
     lo, hi = trusted_range
-    return mask & (image > lo) & (image < hi)
+    return mask & (image > lo) & (image <= hi)
 
 
 # ---------------------------------------------------------------------------------------
