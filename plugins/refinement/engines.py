@@ -71,7 +71,12 @@ class GaussNewton:
                 break
             p = problem.values()
             problem.set_values(p + _solve(ev.N, -ev.g))
-            ev = problem.evaluate(gradients=True)
+            trial = problem.evaluate(gradients=True)
+            if not np.isfinite(trial.chi2):
+                problem.set_values(p)
+                history[-1]["reason"] = "step left the valid models; stopped"
+                break
+            ev = trial
             history.append(_record(step, ev, None))
         problem.last_evaluation = ev
         return history

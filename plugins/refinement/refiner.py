@@ -91,10 +91,16 @@ class RefinementProblem:
         return np.concatenate([p.values[p.free] for p in self.parameterisations]) if self.n_params else np.zeros(0)
 
     def set_values(self, x) -> None:
+        """Set the free parameters; values that make no valid model (e.g. a metric that is not
+        positive definite) leave ``invalid`` set, and the next evaluation has an infinite target."""
+        self.invalid = False
         for p, lo, hi in zip(self.parameterisations, self.offsets[:-1], self.offsets[1:]):
             v = p.values.copy()
             v[p.free] = x[lo:hi]
-            p.set_values(v)
+            try:
+                p.set_values(v)
+            except np.linalg.LinAlgError:
+                self.invalid = True
 
     def _rmsd_targets(self):
         f = self.params.target.bin_size_fraction
@@ -106,6 +112,8 @@ class RefinementProblem:
 
     def evaluate(self, gradients: bool = True) -> Evaluation:
         P = self.n_params
+        if getattr(self, "invalid", False):
+            return Evaluation(chi2=np.inf, rmsds=(np.inf,) * 3, nref=0)
         N = np.zeros((P, P)) if not self.sparse else None
         blocks = []
         g = np.zeros(P)
@@ -186,6 +194,15 @@ def _indexed_selection(experiments, reflections):
     ids = reflections["id"]
     hkl = reflections["miller_index"]
     sel = (ids >= 0) & (ids < len(experiments)) & np.any(hkl != 0, axis=1)
+    # tables from integration also hold predictions never observed: use the spots that were
+    # indexed where the table says which, and never rows without an observed centroid
+    flagged = reflections.get_flags(Flags.indexed)
+    if (sel & flagged).any():
+        sel &= flagged
+    for column in ("xyzobs.px.value", "xyzobs.mm.value"):
+        if column in reflections:
+            sel &= np.any(reflections[column] != 0, axis=1)
+            break
     if not sel.any():
         raise FriedelError("no indexed reflections (all have id -1 or Miller index 0,0,0); run friedel index first")
     return sel
