@@ -67,7 +67,6 @@ class FindSpots(Command):
             del refl["shoebox"]
         write_reflections(refl, params.output.reflections)
         log.info("Saved %d strong spots to %s", len(refl), params.output.reflections)
-        return refl
 
     @staticmethod
     def report(result, experiments, params, elapsed: float) -> None:
@@ -76,8 +75,7 @@ class FindSpots(Command):
         log.info("Found %d strong pixels on %d image(s); %d spots extracted", n_px, len(result.per_image),
                  result.n_found)
         for name, n in result.removed.items():
-            if n:
-                log.info("  removed %6d spots by filter %s", n, name)
+            log.info("  removed %6d spots by filter %s", n, name)
         per_image = np.array([r for r in result.per_image], dtype=np.int64).reshape(-1, 4)
         experiment_ids = np.unique(per_image[:, 0])
         if len(per_image) == len(experiment_ids):  # stills: one image per experiment, one histogram
