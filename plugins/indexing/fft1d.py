@@ -20,8 +20,10 @@ from friedel.plugins.indexing.vectors import hemisphere_directions
 class Fft1dParams:
     """1D FFT basis-vector search."""
 
-    direction_spacing: float = param(0.03, help="Angle between search directions (radians)", expert_level=1)
-    max_spots: int = param(1500, help="Use at most this many (lowest-resolution) spots", expert_level=2)
+    direction_spacing: float | None = param(
+        None, help="Angle between search directions (radians); None: fine enough that a max_cell vector "
+        "keeps the projections of the spots within a quarter period", expert_level=1)
+    max_spots: int = param(500, help="Use at most this many (lowest-resolution) spots", expert_level=2)
     max_vectors: int = param(60, help="Directions kept as candidate vectors", expert_level=2)
 
 
@@ -73,13 +75,14 @@ class Fft1d:
         order = np.argsort(q)[: self.params.max_spots]
         rlp = np.ascontiguousarray(rlp[order])
         q_max = float(q[order].max()) * 1.0001
-        directions = hemisphere_directions(self.params.direction_spacing)
+        spacing = self.params.direction_spacing or float(np.clip(0.3 / (max_cell * q_max), 0.004, 0.03))
+        directions = hemisphere_directions(spacing)
         amp, period = periodicity_spectrum(rlp, directions, q_max, max_cell)
         # keep directions that are local maxima among their neighbours on the hemisphere
         top = np.argsort(amp)[::-1][: 20 * self.params.max_vectors]
         u = directions[top]
         cos = np.abs(u @ u.T)
-        near = cos > np.cos(2.5 * self.params.direction_spacing)
+        near = cos > np.cos(2.5 * spacing)
         stronger = amp[top][None, :] > amp[top][:, None]
         is_peak = ~np.any(near & stronger, axis=1)
         keep = top[is_peak][: self.params.max_vectors]

@@ -144,13 +144,14 @@ def _index_crystal(sweeps, refl, params, refinement_params) -> IndexingResult:
             apply_cell_constraints(crystal)
         crystals.append(crystal)
         log.info("Lattice %d found: %s", n_lattice + 1, _cell_text(crystal))
-        sweeps, refl, cyc = _macro_cycles(sweeps, refl, crystals, schedule, params, refinement_params)
+        sweeps, crystals, refl, cyc = _macro_cycles(sweeps, refl, crystals, schedule, params, refinement_params)
         cycles.extend(cyc)
         counts = np.bincount(refl["id"][refl["id"] >= 0] // len(sweeps), minlength=len(crystals))
         if len(crystals) > 1 and counts[-1] < max(params.min_spots, params.min_lattice_fraction * n):
             log.info("Lattice %d indexes only %d spots; discarded", len(crystals), counts[-1])
             crystals.pop()
-            sweeps, refl, cyc = _macro_cycles(sweeps, refl, crystals, schedule[-1:], params, refinement_params)
+            sweeps, crystals, refl, cyc = _macro_cycles(sweeps, refl, crystals, schedule[-1:], params,
+                                                        refinement_params)
             cycles.extend(cyc)
             break
     experiments = _experiments(sweeps, crystals)
@@ -160,7 +161,7 @@ def _index_crystal(sweeps, refl, params, refinement_params) -> IndexingResult:
             angle = lat.misorientation_deg(crystals[i].real_space_vectors, crystals[j].real_space_vectors)
             misorientations.append((i, j, angle))
             log.info("Misorientation between lattices %d and %d: %.2f degrees", i + 1, j + 1, angle)
-    _log_models(experiments, refl)
+    _log_models(experiments, refl, cycles[-1]["cell_esds"] if cycles else {})
     return IndexingResult(experiments, refl, cycles, max_cell, misorientations)
 
 
@@ -202,7 +203,11 @@ def find_lattice(rlp, max_cell, d, params, space_group=None, primitive_cell=None
     refined = np.array([refine_vector(v, low)[0] for v in vectors])  # tens of vectors
     p = low @ refined.T
     scores = np.mean(np.abs(p - np.round(p)) < 0.15, axis=0)
-    vectors, scores = unique_vectors(refined, scores, min_length=max(1.0, 0.5 * d_min), max_length=1.2 * max_cell)
+    # vectors that make few spots integral are noise; very short ones are the normal of the slab
+    # a narrow wedge samples (all projections near zero), not lattice vectors
+    strong = scores >= 0.6 * scores.max()
+    vectors, scores = unique_vectors(refined[strong], scores[strong], min_length=params.min_cell,
+                                     max_length=1.2 * max_cell)
     bases = lat.candidate_bases(vectors, low, max_cell, tolerance=0.25)
     if not bases:
         raise FriedelError(f"no lattice found in {len(rlp)} spots (no three independent vectors); {hint}")
@@ -279,9 +284,9 @@ def _macro_cycles(sweeps, refl, crystals, schedule, params, refinement_params):
         refl = _assign(refl, crystals, n_sweeps, params, d_limit)
         experiments = _experiments(sweeps, crystals)
         indexed = refl.select(refl["id"] >= 0)
-        rmsds = {}
+        rmsds, esds = {}, {}
         if len(indexed) >= 3:
-            refined, _, rmsds = refine_models(experiments, indexed, refinement_params, use_engine=params.refine)
+            refined, _, rmsds, esds = refine_models(experiments, indexed, refinement_params, use_engine=params.refine)
             sweeps, crystals = _take_models(refined, n_sweeps, len(crystals), sweeps)
             # geometry may have moved: map the spots again before the next assignment
             tmp = refl.copy()
@@ -294,7 +299,7 @@ def _macro_cycles(sweeps, refl, crystals, schedule, params, refinement_params):
         in_range = int(np.sum(refl["d"] >= d_limit))
         record = {"cycle": cycle, "d_min": d_limit, "n_spots": in_range, "n_indexed": counts.tolist(),
                   "fraction_indexed": float(counts.sum() / max(1, in_range)), "rmsds": rmsds,
-                  "cells": [c.unit_cell.parameters for c in crystals]}
+                  "cells": [c.unit_cell.parameters for c in crystals], "cell_esds": esds}
         cycles.append(record)
         rmsd_text = ""
         if rmsds:
@@ -305,7 +310,7 @@ def _macro_cycles(sweeps, refl, crystals, schedule, params, refinement_params):
                  counts.sum(), in_range, 100 * record["fraction_indexed"], rmsd_text)
         for i, c in enumerate(crystals):
             log.info("  lattice %d: %s, %d spots", i + 1, _cell_text(c), counts[i])
-    return sweeps, refl, cycles
+    return sweeps, crystals, refl, cycles
 
 
 def _take_models(refined, n_sweeps, n_crystals, sweeps):
@@ -327,10 +332,12 @@ def _cell_text(crystal, esds=None) -> str:
     return f"{crystal.space_group_symbol}, cell " + " ".join(f"{x:.4f}({e:.4f})" for x, e in zip(c, esds))
 
 
-def _log_models(experiments, refl) -> None:
-    """Print each crystal model: cell with ESDs, U, B and A."""
+def _log_models(experiments, refl, refined_esds) -> None:
+    """Print each crystal model: cell with ESDs (from refinement, else from the reciprocal fit), U, B, A."""
     fmt = lambda M: "\n".join("    " + " ".join(f"{v:12.8f}" for v in row) for row in M)  # noqa: E731
     for i, crystal in enumerate(experiments.crystals):
-        esd = cell_esds(crystal, experiments, refl)
+        esd = refined_esds.get(i)
+        if esd is None:
+            esd = cell_esds(crystal, experiments, refl)
         log.info("Crystal model %d: %s", i + 1, _cell_text(crystal, esd))
         log.info("  U matrix:\n%s\n  B matrix:\n%s\n  A = UB:\n%s", fmt(crystal.U), fmt(crystal.B), fmt(crystal.A))

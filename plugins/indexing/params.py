@@ -38,6 +38,7 @@ class IndexingParams:
 
     method: str = plugin_choice("indexing_methods", default="fft3d", help="Basis-vector search")
     max_cell: float | None = param(None, help="Longest cell edge to look for (Angstrom); None: estimated from the spots")
+    min_cell: float = param(3.0, help="Shortest cell edge to look for (Angstrom)", expert_level=1)
     max_cell_multiplier: float = param(1.3, help="Factor on the nearest-neighbour estimate of max_cell", expert_level=2)
     d_min_start: float | None = param(None, help="Resolution of the first macro-cycle; None: the low-resolution half")
     n_macro_cycles: int = param(5, type=types.Int(min=1), help="Macro-cycles from d_min_start to all the data")

@@ -19,7 +19,9 @@ from friedel.plugins.indexing.vectors import hemisphere_directions
 class RealSpaceGridSearchParams:
     """Real-space grid search (needs unit_cell=)."""
 
-    direction_spacing: float = param(0.02, help="Angle between search directions (radians)", expert_level=1)
+    direction_spacing: float | None = param(
+        None, help="Angle between search directions (radians); None: from the longest edge and the resolution",
+        expert_level=1)
     max_spots: int = param(800, help="Use at most this many (lowest-resolution) spots", expert_level=2)
     vectors_per_length: int = param(15, help="Best directions kept for each cell-edge length", expert_level=2)
 
@@ -54,17 +56,22 @@ class RealSpaceGridSearch:
         a, b, c = unit_cell[:3]
         lengths = np.unique(np.round([a, b, c], 3))
         q = np.linalg.norm(rlp, axis=1)
-        order = np.argsort(q)[: self.params.max_spots]
+        # a known cell is rarely exact for the initial geometry: a 2% length error must stay
+        # within a quarter turn of phase, which bounds the resolution used
+        q_limit = 0.25 / (0.02 * lengths.max())
+        n_use = min(self.params.max_spots, max(100, int(np.sum(q <= q_limit))))
+        order = np.argsort(q)[:n_use]
         rlp = np.ascontiguousarray(rlp[order])
-        # coarse grid first, then a finer grid around the best directions
-        directions = hemisphere_directions(self.params.direction_spacing)
+        q_max = float(q[order].max())
+        spacing = self.params.direction_spacing or float(np.clip(0.3 / (lengths.max() * q_max), 0.004, 0.03))
+        directions = hemisphere_directions(spacing)
         score = _integrality(rlp, directions, lengths)
         vectors, scores = [], []
         for k, length in enumerate(lengths):  # two or three lengths
             best = np.argsort(score[:, k])[::-1]
             u = directions[best[: 20 * self.params.vectors_per_length]]
             s = score[best[: 20 * self.params.vectors_per_length], k]
-            near = np.abs(u @ u.T) > np.cos(2.5 * self.params.direction_spacing)
+            near = np.abs(u @ u.T) > np.cos(2.5 * spacing)
             is_peak = ~np.any(near & (s[None, :] > s[:, None]), axis=1)
             u, s = u[is_peak][: self.params.vectors_per_length], s[is_peak][: self.params.vectors_per_length]
             vectors.append(u * length)

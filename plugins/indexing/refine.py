@@ -11,6 +11,7 @@ Cell ESDs are estimated in either case from the reciprocal-space fit of the fina
 
 from __future__ import annotations
 
+import copy
 import logging
 
 import gemmi
@@ -35,23 +36,29 @@ def refine_models(experiments, reflections, refinement_params=None, use_engine: 
                   fix_detector: bool = False):
     """Refine the models of ``experiments`` against the indexed ``reflections`` (id >= 0).
 
-    Returns ``(experiments, reflections, rmsds)``; rmsds maps experiment id to
-    (x mm, y mm, phi rad) or is empty when only the reciprocal-space fit ran.
+    Returns ``(experiments, reflections, rmsds, cell_esds)``; rmsds maps experiment id to
+    (x mm, y mm, phi rad) and cell_esds crystal number to six ESDs; both are empty when only
+    the reciprocal-space fit ran. Models seen by too few spots for their parameters are fixed
+    rather than failing (early macro-cycles have few spots).
     """
     engine = _engine() if use_engine else None
     if engine is not None:
         refine, RefinementParams = engine
-        params = refinement_params if refinement_params is not None else RefinementParams()
+        params = copy.deepcopy(refinement_params) if refinement_params is not None else RefinementParams()
+        params.parameterisation.auto_reduction.action = "fix"
         if fix_detector:
             params.parameterisation.detector.fix = "all"
         try:
             result = refine(experiments, reflections, params)
-            return result.experiments, result.reflections, dict(result.rmsds)
+            return result.experiments, result.reflections, dict(result.rmsds), dict(result.cell_esds)
         except FriedelError as exc:
             log.info("Geometry refinement not possible here (%s); fitting the crystal in reciprocal space", exc)
+        except (ValueError, np.linalg.LinAlgError) as exc:  # an engine failure must not lose the lattice
+            log.warning("Geometry refinement failed (%s: %s); fitting the crystal in reciprocal space",
+                        type(exc).__name__, exc)
     for crystal in experiments.crystals:
         fit_crystal_reciprocal(crystal, experiments, reflections)
-    return experiments, reflections, {}
+    return experiments, reflections, {}, {}
 
 
 def fit_crystal_reciprocal(crystal, experiments, reflections) -> None:
@@ -96,6 +103,8 @@ def cell_esds(crystal, experiments, reflections) -> np.ndarray:
         return np.full(6, np.nan)
     resid = r - h @ crystal.A.T
     sigma2 = float(np.sum(resid**2) / max(1, 3 * len(h) - 9))
+    if np.linalg.matrix_rank(h) < 3:
+        return np.full(6, np.nan)
     cov_row = sigma2 * np.linalg.inv(h.T @ h)  # same for each row of A
     sg = crystal.space_group
 
