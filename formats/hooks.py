@@ -6,9 +6,10 @@ from friedel.hookspecs import hookimpl
 def friedel_formats():
     from friedel.formats.fullcbf import FullCBF
     from friedel.formats.minicbf import MiniCBF
+    from friedel.formats.nexus import NXmx
     from friedel.formats.smv import SMV
 
-    return [FullCBF, MiniCBF, SMV]
+    return [FullCBF, MiniCBF, NXmx, SMV]
 
 
 @hookimpl
