@@ -113,7 +113,9 @@ def _sweep_experiment(sweep: Sweep, image_range) -> Experiment:
         if a > b or a < lo or b > hi:
             raise ParameterError(f"image_range={a},{b} is outside the sweep {template} (images {lo} to {hi})")
         scan = scan[a - lo: b - lo + 1]
-    imageset = ImageSetReference(template=template)
+    # dxtbx reads a single-file sequence through the indices of its images in the file
+    indices = list(range(scan.image_range[0] - 1, scan.image_range[1])) if first.is_container else None
+    imageset = ImageSetReference(template=template, single_file_indices=indices)
     return Experiment(beam=first.beam, detector=first.detector, goniometer=first.goniometer, scan=scan,
                       imageset=imageset)
 
