@@ -1,0 +1,74 @@
+"""Indexing the real strong-spot lists (../shared/data/real/spots) through ``friedel index``."""
+
+from __future__ import annotations
+
+import json
+
+import gemmi
+import numpy as np
+import pytest
+
+from friedel.cli.main import main
+from friedel.io import read_experiments, read_reflections
+from friedel.prediction import predict_at_angles
+
+
+def reduced(cell, centring="P"):
+    gv = gemmi.GruberVector(gemmi.UnitCell(*cell), centring)
+    gv.niggli_reduce()
+    return np.array(gv.get_cell().parameters)
+
+
+def run_index(real_data, case, *args):
+    spots = real_data / "spots" / case
+    assert main(["index", str(spots / "imported.expt"), str(spots / "strong.refl"), *args]) == 0
+    return read_experiments("indexed.expt"), read_reflections("indexed.refl")
+
+
+def test_centroid_known_symmetry(real_data, in_tmp_dir):
+    facts = json.loads((real_data / "known_facts.json").read_text())["x4_ruthenium_dna"]
+    expts, refl = run_index(real_data, "centroid", "space_group=P41212")
+    crystal = expts[0].crystal
+    assert crystal.space_group.xhm() == "P 41 21 2"
+    assert np.allclose(crystal.unit_cell.parameters, facts["unit_cell"], rtol=0.01)
+    assert (refl["id"] >= 0).mean() > 0.95
+    assert np.all(refl["miller_index"][refl["id"] < 0] == 0)
+
+
+def test_centroid_fft1d_p1(real_data, in_tmp_dir):
+    facts = json.loads((real_data / "known_facts.json").read_text())["x4_ruthenium_dna"]
+    expts, refl = run_index(real_data, "centroid", "indexing.method=fft1d")
+    found = np.sort(reduced(expts[0].crystal.unit_cell.parameters)[:3])
+    assert np.allclose(found, np.sort(facts["unit_cell"][:3]), rtol=0.015)
+    assert (refl["id"] >= 0).mean() > 0.95
+
+
+def test_phi_scan_multi_axis(real_data, in_tmp_dir):
+    expts, refl = run_index(real_data, "phi_scan")
+    assert (refl["id"] >= 0).mean() > 0.95
+    # one self-consistent lattice: positions predicted to well under a pixel (0.172 mm)
+    sel = refl["id"] >= 0
+    pred = predict_at_angles(expts[0], refl["miller_index"][sel], refl["xyzobs.mm.value"][sel, 2])
+    assert len(pred) == sel.sum()
+    dxy = pred["xyzcal.mm"][:, :2] - refl["xyzobs.mm.value"][sel, :2]
+    assert np.median(np.hypot(*dxy.T)) < 0.1
+
+
+def test_l_cysteine_joint_four_sweeps(real_data, in_tmp_dir):
+    facts = json.loads((real_data / "known_facts.json").read_text())["l_cysteine"]
+    expts, refl = run_index(real_data, "l_cysteine_4x10img")
+    assert len(expts) == 4 and len(expts.crystals) == 1
+    found = np.sort(expts[0].crystal.unit_cell.parameters[:3])
+    assert np.allclose(found, np.sort(facts["unit_cell"][:3]), rtol=0.01)
+    assert (refl["id"] >= 0).mean() > 0.9
+    assert set(np.unique(refl["id"][refl["id"] >= 0])) == {0, 1, 2, 3}
+
+
+def test_unfitting_cell_is_a_one_line_error(real_data, in_tmp_dir, capsys):
+    spots = real_data / "spots" / "centroid"
+    code = main(["index", str(spots / "imported.expt"), str(spots / "strong.refl"),
+                 "space_group=P41212", "unit_cell=60,60,39.7,90,90,90"])
+    assert code != 0
+    err = capsys.readouterr()
+    assert "does not fit" in err.err + err.out
+    assert not (in_tmp_dir / "indexed.expt").exists()
