@@ -63,10 +63,18 @@ DETECTOR_PRESETS = {
 def silicon_mu(wavelength: float) -> float:
     """Linear attenuation coefficient of silicon (1/mm) at ``wavelength`` (Angstrom).
 
-    Photoabsorption dominates well above the Si K edge (1.84 keV) and scales close to
-    lambda^2.8; anchored at 3.8324 /mm for 0.96857 A (the value DIALS writes for a PILATUS
-    at that wavelength).
+    Taken from :func:`friedel.formats.attenuation.attenuation_coefficient` (what the image
+    readers use); without it, photoabsorption well above the Si K edge scales close to
+    lambda^2.8, anchored at 3.8324 /mm for 0.96857 A (DIALS's value for a PILATUS there).
     """
+    try:  # the same tables the image readers use, so header models match exactly
+        from friedel.formats.attenuation import attenuation_coefficient
+
+        mu = attenuation_coefficient("Si", wavelength)
+        if mu > 0:
+            return float(mu)
+    except ImportError:  # pragma: no cover - formats package without attenuation tables
+        pass
     return 3.83238 * (wavelength / 0.96857) ** 2.8
 
 
