@@ -106,7 +106,7 @@ def test_bad_values(with_fake_plugins, text, message):
 def test_plugin_scopes_and_choices_come_from_the_registry(with_fake_plugins):
     tree = ParameterTree(Master)
     assert "indexing.fake_grid.n_points" in tree.definitions
-    params = tree.extract([tree.parse_assignment("n_points=64"), tree.parse_assignment("indexing.method=fake_line")])
+    params = tree.extract([tree.parse_assignment("fake_grid.n_points=64"), tree.parse_assignment("indexing.method=fake_line")])
     assert params.indexing.fake_grid.n_points == 64 and params.indexing.method == "fake_line"
     shown = tree.format(expert_level=1, with_help=True)
     assert "choices: fake_grid, fake_line" in shown and "n_points = 256" in shown
