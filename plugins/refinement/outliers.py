@@ -88,14 +88,12 @@ class McdParams:
                                          "Mahalanobis distance")
     alpha: float = param(0.5, type=types.Float(min=0.5),
                          help="Fraction of the data the robust estimate is made from", expert_level=1)
-    n_trials: int = param(500, type=types.Int(min=1), help="Random starting subsets", expert_level=1)
+    n_trials: int = param(200, type=types.Int(min=1), help="Random starting subsets", expert_level=1)
     seed: int = param(0, help="Seed of the random subsets", expert_level=1)
 
 
 def _cstep(X, mean, cov, h):
-    inv = np.linalg.pinv(cov)
-    diff = X - mean
-    d2 = np.einsum("ij,jk,ik->i", diff, inv, diff)
+    d2 = _mahalanobis2(X, mean, cov)
     idx = np.argpartition(d2, h - 1)[:h]
     sub = X[idx]
     return sub.mean(axis=0), np.cov(sub, rowvar=False), idx
@@ -121,18 +119,19 @@ def fast_mcd(X, alpha=0.5, n_trials=500, seed=0, max_subset=1500):
             mean, cov, _ = _cstep(sample, mean, cov, h_s)
         candidates.append((np.linalg.det(cov), mean, cov))
     candidates.sort(key=lambda c: c[0])
-    best = None
-    for _, mean, cov in candidates[:10]:
+    def converge(data, mean, cov, h_data):
         det_old = np.inf
         for _ in range(100):
-            mean, cov, _ = _cstep(X, mean, cov, h)
+            mean, cov, _ = _cstep(data, mean, cov, h_data)
             det = np.linalg.det(cov)
             if det >= det_old * (1 - 1e-12):
                 break
             det_old = det
-        if best is None or det < best[0]:
-            best = (det, mean, cov)
-    _, mean, cov = best
+        return det, mean, cov
+
+    # the ten best starts are refined on the sample, the best of them on all the data
+    best = min((converge(sample, m, c, h_s) for _, m, c in candidates[:10]), key=lambda b: b[0])
+    _, mean, cov = converge(X, best[1], best[2], h) if len(sample) < n else best
     # consistency: scale so the median squared distance matches chi2(p)
     d2 = _mahalanobis2(X, mean, cov)
     cov = cov * np.median(d2) / stats.chi2.ppf(0.5, p)
@@ -148,7 +147,7 @@ def fast_mcd(X, alpha=0.5, n_trials=500, seed=0, max_subset=1500):
 
 def _mahalanobis2(X, mean, cov):
     diff = X - mean
-    return np.einsum("ij,jk,ik->i", diff, np.linalg.pinv(cov), diff)
+    return np.sum((diff @ np.linalg.pinv(cov)) * diff, axis=1)
 
 
 class McdRejector:

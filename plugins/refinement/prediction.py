@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from friedel.models.geometry import axis_angle_matrix
+from friedel.models.geometry import rotate_vectors
 from friedel.prediction import rotation_angles
 
 
@@ -41,7 +41,13 @@ class ExperimentObservations:
 class Prediction:
     """Predicted X, Y, phi and the intermediate vectors the gradients need."""
 
-    __slots__ = ("xyz", "ok", "r", "s1", "v", "M", "e", "Dinv", "panel", "is_still")
+    __slots__ = ("xyz", "ok", "r", "s1", "v", "M", "e", "Dinv", "panel", "groups", "is_still")
+
+
+def _apply(M, a):
+    """``M @ v`` for every vector v in the last axis of ``a`` (einsum with a BLAS path is much
+    faster than matmul's batched 3x3 products on long arrays)."""
+    return np.einsum("...i,ji->...j", a, M, optimize=True)
 
 
 def _panel_matrices(detector):
@@ -66,14 +72,14 @@ def predict(experiment, hkl, panel, phi_obs=None) -> Prediction:
         pred.M = None
         pred.e = None
         if gonio is not None:
-            M = gonio.setting_rotation @ gonio.fixed_rotation
-            r = q @ M.T
+            S, F = gonio.setting_rotation, gonio.fixed_rotation
+            r = q @ (S @ F).T
             s1 = s0 + r
-            pred.M = np.broadcast_to(M, (n, 3, 3))
+            pred.M = (S, None, None, F)
     else:
         S, F = gonio.setting_rotation, gonio.fixed_rotation
         e_datum = gonio.rotation_axis_datum
-        r0 = q @ F.T
+        r0 = _apply(F, q)
         phi1, phi2, ok = rotation_angles(r0, S.T @ s0, e_datum)
         ref = phi_obs if phi_obs is not None else phi1
         # nearest of the two solutions, each shifted by whole turns next to the observation
@@ -81,21 +87,31 @@ def predict(experiment, hkl, panel, phi_obs=None) -> Prediction:
         d2 = np.mod(phi2 - ref + np.pi, 2 * np.pi) - np.pi
         phi = ref + np.where(np.abs(d1) <= np.abs(d2), d1, d2)
         phi = np.where(ok, phi, ref)
-        M = S @ axis_angle_matrix(e_datum, phi) @ F  # n x 3 x 3
-        r = np.einsum("nij,nj->ni", M, q)
+        r = _apply(S, rotate_vectors(r0, e_datum, phi))
         s1 = s0 + r
-        pred.M = M
+        pred.M = (S, e_datum, phi, F)  # r = S R(e, phi) F q, applied to vectors without n x 3 x 3 matrices
         pred.e = gonio.rotation_axis
     D, Dinv = _panel_matrices(experiment.detector)
-    v = np.einsum("nij,nj->ni", Dinv[panel], s1)
+    panel = np.asarray(panel)
+    groups = _panel_groups(panel, len(D))
+    v = np.empty_like(s1)
+    for i, rows in groups:
+        v[rows] = _apply(Dinv[i], s1[rows])
     ok &= v[:, 2] > 0
     with np.errstate(divide="ignore", invalid="ignore"):
         x = v[:, 0] / v[:, 2]
         y = v[:, 1] / v[:, 2]
     pred.xyz = np.column_stack([x, y, phi])
     pred.ok = ok
-    pred.r, pred.s1, pred.v, pred.Dinv, pred.panel = r, s1, v, Dinv, np.asarray(panel)
+    pred.r, pred.s1, pred.v, pred.Dinv, pred.panel, pred.groups = r, s1, v, Dinv, panel, groups
     return pred
+
+
+def _panel_groups(panel, n_panels):
+    """(panel, rows) for each panel that has rows; a slice when all rows are on one panel."""
+    if n_panels == 1:
+        return [(0, slice(None))]
+    return [(i, np.flatnonzero(panel == i)) for i in np.unique(panel)]
 
 
 def gradients(pred: Prediction, hkl, kind: str, deriv: np.ndarray, experiment) -> np.ndarray:
@@ -109,13 +125,21 @@ def gradients(pred: Prediction, hkl, kind: str, deriv: np.ndarray, experiment) -
     if kind == "s0":
         ds0 = deriv[:, None, :]
     elif kind == "A":
-        q = np.einsum("kij,nj->kni", deriv, hkl)
-        dr = q if pred.M is None else np.einsum("nij,knj->kni", pred.M, q)
+        q = np.einsum("kij,nj->kni", deriv, hkl, optimize=True)  # dA h
+        if pred.M is not None:
+            S, e_datum, phi, F = pred.M
+            q = _apply(F, q)
+            if phi is not None:
+                q = rotate_vectors(q, e_datum, phi)
+            q = _apply(S, q)
+        dr = q
     elif kind == "S":
         S = experiment.goniometer.setting_rotation
-        dr = np.einsum("kij,nj->kni", deriv @ S.T, pred.r)
+        dr = np.einsum("kij,nj->kni", deriv @ S.T, pred.r, optimize=True)
     elif kind == "D":
-        dD_v = np.einsum("knij,nj->kni", deriv[:, pred.panel], pred.v)
+        dD_v = np.empty((k, n, 3))
+        for i, rows in pred.groups:
+            dD_v[:, rows] = np.einsum("kij,nj->kni", deriv[:, i], pred.v[rows], optimize=True)
     else:
         raise ValueError(f"unknown derivative kind {kind!r}")
     out = np.zeros((k, n, 3))
@@ -125,13 +149,14 @@ def gradients(pred: Prediction, hkl, kind: str, deriv: np.ndarray, experiment) -
         ds1 = ds0 + dr
     else:
         e_x_r = np.cross(pred.e, pred.r)
-        denom = np.einsum("ni,ni->n", pred.s1, e_x_r)
-        dphi = -(np.einsum("ni,kni->kn", pred.r, np.broadcast_to(ds0, (k, n, 3)))
-                 + np.einsum("ni,kni->kn", pred.s1, dr)) / denom
+        denom = np.sum(pred.s1 * e_x_r, axis=1)
+        dphi = -(np.einsum("kni,ni->kn", np.broadcast_to(ds0, dr.shape), pred.r) + np.einsum("kni,ni->kn", dr, pred.s1)) / denom
         out[:, :, 2] = dphi
         ds1 = ds0 + dr + e_x_r[None] * dphi[:, :, None]
     rhs = ds1 if dD_v is None else ds1 - dD_v
-    dv = np.einsum("nij,knj->kni", pred.Dinv[pred.panel], rhs)
+    dv = np.empty((k, n, 3))
+    for i, rows in pred.groups:
+        dv[:, rows] = _apply(pred.Dinv[i], rhs[:, rows])
     v = pred.v
     out[:, :, 0] = (dv[:, :, 0] - dv[:, :, 2] * (v[:, 0] / v[:, 2])) / v[:, 2]
     out[:, :, 1] = (dv[:, :, 1] - dv[:, :, 2] * (v[:, 1] / v[:, 2])) / v[:, 2]
