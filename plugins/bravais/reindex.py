@@ -84,10 +84,9 @@ def reindex_experiments(experiments, cb_op: ChangeOfBasis, space_group: str | No
     return out
 
 
-def _check_metric(crystal: Crystal, tolerance_deg: float = 5.0) -> None:
-    """Refuse a space group whose lattice symmetry the cell clearly lacks."""
+def _check_metric(crystal: Crystal) -> None:
+    """Refuse a space group whose rotations change the cell's edge lengths by more than 5%."""
     G = np.linalg.inv(crystal.A.T @ crystal.A)  # direct metric
-    Gstar = crystal.A.T @ crystal.A
     for op in crystal.space_group_ops.sym_ops:
         R = np.array(op.rot, float) / op.DEN
         G2 = R.T @ G @ R
@@ -99,7 +98,6 @@ def _check_metric(crystal: Crystal, tolerance_deg: float = 5.0) -> None:
                 f"the cell {tuple(round(x, 2) for x in crystal.unit_cell.parameters)} is not compatible with "
                 f"{crystal.space_group_symbol}; check change_of_basis_op and space_group"
             )
-    del Gstar
 
 
 def cb_op_from_summary(path: str, solution: int | None) -> ChangeOfBasis:

@@ -27,6 +27,7 @@ CASES = {
     "insulin": ((77.9, 77.9, 77.9, 90, 90, 90), "I 21 3"),
     "trypsin": ((54.9, 58.6, 67.4, 90, 90, 90), "P 21 21 21"),
     "c2": ((101.6, 45.0, 60.9, 90, 99.0, 90), "C 1 2 1"),
+    "p41": ((57.8, 57.8, 150.2, 90, 90, 90), "P 41"),  # Laue 4/m in a 4/mmm lattice: ambiguous
 }
 
 
@@ -46,8 +47,9 @@ def symmetric_intensities(hkl: np.ndarray, space_group: str, rng) -> np.ndarray:
 
 
 def simulated_indexed(case: str, seed: int = 0, d_min: float = 3.0, n_images: int = 60, width: float = 0.5,
-                      noise_px: float = 0.2, noise_images: float = 0.1):
-    """(experiments with a P1 crystal in a scrambled primitive setting, indexed reflections, truth)."""
+                      noise_px: float = 0.2, noise_images: float = 0.1, triclinic: bool = True):
+    """(experiments with a P1 crystal in a scrambled primitive setting, indexed reflections, truth);
+    with ``triclinic=False`` the crystal and indices stay in the true space group and setting."""
     cell, space_group = CASES[case]
     rng = np.random.default_rng(seed)
     U = Rotation.random(random_state=rng.integers(1 << 31)).as_matrix()
@@ -74,6 +76,11 @@ def simulated_indexed(case: str, seed: int = 0, d_min: float = 3.0, n_images: in
     table["intensity.sum.variance"] = (0.05 * intensity + 1.0) ** 2
     table["flags"] = np.full(len(table), int(Flags.indexed | Flags.strong), np.int64)
 
+    if not triclinic:
+        experiment.crystal = Crystal(true_crystal.A, space_group)
+        experiments = ExperimentList([experiment])
+        centroids_px_to_mm(experiments, table)
+        return experiments, table, true_crystal
     # the crystal as triclinic indexing would find it: primitive, in a non-reduced setting
     P = PRIMITIVE[space_group[0]] @ SCRAMBLE
     p1 = Crystal(true_crystal.A @ np.linalg.inv(P).T, "P 1")
