@@ -84,10 +84,12 @@ class TrueIntensities:
         ops = self.space_group.operations()
         crystal = Crystal.from_cell(tuple(cell), space_group)
         hkl = generate_indices(crystal.A, d_min * 0.98, ops)
-        hkl_asu, _ = map_to_asu(hkl, self.space_group)
-        keys, first = np.unique(hkl_key(hkl_asu), return_index=True)
-        self.hkl = hkl_asu[first]
-        self._keys = keys
+        # the unique set is simply the reflections inside gemmi's ASU (one per orbit)
+        inside = _asu_condition(self.space_group)(hkl[:, 0], hkl[:, 1], hkl[:, 2])
+        keys = hkl_key(hkl[inside])
+        order = np.argsort(keys)
+        self.hkl = hkl[inside][order]
+        self._keys = keys[order]
         self.d = np.array(self.cell.calculate_d_array(self.hkl))
         self.centric = np.asarray(ops.centric_flag_array(self.hkl), bool)
         self.epsilon = np.asarray(ops.epsilon_factor_without_centering_array(self.hkl), float)
