@@ -151,7 +151,12 @@ def _refine(experiment, reflections, refinement_params, use_refinement=True):
     except ImportError:
         return experiment, reflections, model_rmsds(experiment, reflections), False
     params = refinement_params if refinement_params is not None else RefinementParams()
-    result = refine(ExperimentList([experiment]), reflections, params)
+    try:
+        result = refine(ExperimentList([experiment]), reflections, params)
+    except FriedelError as exc:  # e.g. too few reflections for this setting's parameters
+        log.warning("Refinement in %s failed (%s); its RMSD is that of the unrefined model",
+                    experiment.crystal.space_group_symbol, exc)
+        return experiment, reflections, model_rmsds(experiment, reflections), False
     rmsds = result.rmsds.get(0, next(iter(result.rmsds.values())))
     return result.experiments[0], result.reflections, tuple(map(float, rmsds)), True
 
@@ -292,8 +297,8 @@ def format_table(settings: list[BravaisSetting]) -> str:
                              for i, (v, w) in enumerate(zip(r, widths)))
     lines += [fmt(header), fmt(tuple("-" * w for w in widths))] + [fmt(r) for r in rows]
     if not all(s.refined for s in settings):
-        lines.append("Note: no refinement engine is installed: RMSDs are those of the unrefined, "
-                     "symmetrised models.")
+        lines.append("Note: some settings were not refined (see above): their RMSDs are those of the "
+                     "unrefined, symmetrised models.")
     lines.append("* = recommended: RMSD close to the triclinic one and intensities consistent with the "
                  "lattice's rotations (metric fit in degrees, rmsd in mm).")
     return "\n".join(lines)
