@@ -7,7 +7,7 @@ from friedel.models import ExperimentList
 from friedel.plugins.refinement.parameterisations import BUILT_IN
 from friedel.plugins.refinement.params import RefinementParams
 from friedel.plugins.refinement.prediction import gradients, predict
-from simulated import make_experiment, observe
+from refinement_simulation import make_experiment, observe
 
 
 def _check(experiments, refl, still=False):

@@ -15,7 +15,7 @@ from friedel.models.crystal import B_matrix
 from friedel.models.geometry import axis_angle_matrix
 from friedel.plugins.refinement import RefinementParams, refine
 from friedel.plugins.refinement.report import format_esd
-from simulated import NOISE_IMAGES, NOISE_PX, make_experiment, observe
+from refinement_simulation import NOISE_IMAGES, NOISE_PX, make_experiment, observe
 
 
 def perturb(experiments, seed=5):
