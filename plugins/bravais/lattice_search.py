@@ -155,10 +155,6 @@ def _length2(v, G) -> float:
     return float(v @ G @ v)
 
 
-def _shortest_along(R: np.ndarray) -> np.ndarray:
-    return rotation_axis(R)
-
-
 def _right_handed(a, b, c):
     if np.linalg.det(np.column_stack([a, b, c])) < 0:
         c = -c
