@@ -137,7 +137,7 @@ def image_seed(seed: int, image_number: int) -> int:
 
 def render_block(task: dict) -> dict:
     """Render, noise and write the images of one block; returns per-image statistics."""
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     panel = Panel.from_dict(task["panel"])
     bgp = task["background"]
     bg = background_map(panel, task["s0"], bgp["flat"], bgp["air"], bgp["air_width_deg"], bgp["ring"],
@@ -172,7 +172,8 @@ def render_block(task: dict) -> dict:
         for w in writers:
             w.abort()
         raise
-    return {"stats": stats, "seconds": time.perf_counter() - t0, "pid": os.getpid()}
+    return {"stats": stats, "seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - cpu0,
+            "pid": os.getpid()}
 
 
 # -- writers used inside blocks ----------------------------------------------------------------

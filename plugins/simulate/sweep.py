@@ -297,8 +297,9 @@ def simulate(params: SimulateParams) -> dict:
         "files": files,
         "stats": stats,
     }
-    log.info("Wrote %d images (%s) and the truth to %s in %.1f s (%.1f s rendering: %.2f s per image per process)",
-             n_images, p.output.format, directory, total, render_seconds,
-             render_seconds * min(nproc, len(blocks)) / n_images)
+    cpu = sum(r["cpu_seconds"] for r in results)
+    summary["cpu_seconds_render"] = cpu
+    log.info("Wrote %d images (%s) and the truth to %s in %.1f s (rendering %.1f s wall, %.2f CPU s per image)",
+             n_images, p.output.format, directory, total, render_seconds, cpu / n_images)
     log.info("  %s", ", ".join(sorted(files)))
     return summary
