@@ -108,7 +108,10 @@ def build_sweep(params: SimulateParams) -> Sweep:
     margin = max(1.0, 12 * math.degrees(sigma_m))
     tables = []
     for i, expt in enumerate(truth):
-        hkl = generate_indices(expt.crystal.A, c.d_min, None)  # absences kept: their intensity is zero
+        # screw-axis and glide absences are kept (with zero intensity); lattice-centring
+        # absences are not reflections of the lattice at all
+        hkl = generate_indices(expt.crystal.A, c.d_min, None)
+        hkl = hkl[~_centring_absent(hkl, expt.crystal.space_group_ops)]
         t = predict_rotation(expt, c.d_min, experiment_id=i, hkl=hkl, margin_deg=margin)
         tables.append(t)
     refl = ReflectionTable.concatenate(tables)
@@ -142,6 +145,14 @@ def build_sweep(params: SimulateParams) -> Sweep:
                   scales, b_factors, cutoff)
     sweep.timings["model"] = time.perf_counter() - t0
     return sweep
+
+
+def _centring_absent(hkl: np.ndarray, ops) -> np.ndarray:
+    """Reflections extinguished by lattice centring (e.g. h+k+l odd for I)."""
+    absent = np.zeros(len(hkl), bool)
+    for t in ops.cen_ops:
+        absent |= (hkl.astype(np.int64) @ np.asarray(t, np.int64)) % ops.sym_ops[0].DEN != 0
+    return absent
 
 
 # -- rendering and writing -----------------------------------------------------------------------
