@@ -21,7 +21,7 @@ import numpy as np
 
 from friedel.errors import FileFormatError
 from friedel.io.atomic import atomic_write
-from friedel.formats.cbf_codec import compress_byte_offset, decompress_byte_offset
+from friedel.formats.cbf_codec import compress_byte_offset, decompress_byte_offset, decompress_packed
 
 BINARY_START = b"\x0c\x1a\x04\xd5"
 _CRLF = "\r\n"
@@ -77,8 +77,33 @@ def _parse_mime(text: str) -> dict:
     return mime
 
 
+def _compression(mime: dict, text: str) -> str | None:
+    """"byte_offset", "packed", "packed_v2" or None (unsupported) from a section's MIME header."""
+    conv = (mime.get("conversions", "") + " " + mime.get("Content-Type", "")).upper()
+    if "CBF_BYTE_OFFSET" in conv:
+        return "byte_offset"
+    if "CBF_PACKED_V2" in conv:
+        return "packed_v2"
+    if "CBF_PACKED" in conv:
+        return "packed"
+    return None
+
+
+def compression_flat(text: str) -> bool:
+    """True if the packed data were written with the ``"flat"`` flag (previous-pixel predictor)."""
+    return '"flat"' in text.split("Content-Transfer-Encoding")[0]
+
+
+def _element_type(mime: dict) -> tuple[int, bool]:
+    """(bits, signed) of the stored elements, from X-Binary-Element-Type."""
+    m = re.search(r"(un)?signed\s+(\d+)-bit\s+integer", mime.get("X-Binary-Element-Type", ""))
+    if not m:
+        return 32, True
+    return int(m.group(2)), m.group(1) is None
+
+
 def decode_binary_sections(raw: bytes, path) -> list[BinarySection]:
-    """Decode every byte-offset binary section of a CBF file held in ``raw``."""
+    """Decode every binary section (byte-offset or CBF_PACKED/_V2 compressed) of a CBF file in ``raw``."""
     sections = []
     pos = 0
     while True:
@@ -91,9 +116,12 @@ def decode_binary_sections(raw: bytes, path) -> list[BinarySection]:
         marker = raw.find(BINARY_START, start)
         if marker < 0:
             raise FileFormatError(f"{path}: CBF binary section has no start marker (corrupt file)")
-        mime = _parse_mime(raw[start:marker].decode("latin-1"))
-        if "BYTE_OFFSET" not in mime.get("conversions", "") and "BYTE_OFFSET" not in mime.get("Content-Type", ""):
-            raise FileFormatError(f"{path}: unsupported CBF compression {mime.get('conversions')!r}")
+        mime_text = raw[start:marker].decode("latin-1")
+        mime = _parse_mime(mime_text)
+        compression = _compression(mime, mime_text)
+        if compression is None:
+            raise FileFormatError(f"{path}: unsupported CBF compression {mime.get('conversions')!r} "
+                                  "(friedel reads x-CBF_BYTE_OFFSET, x-CBF_PACKED and x-CBF_PACKED_V2)")
         try:
             size = int(mime["X-Binary-Size"])
             n_fast = int(mime["X-Binary-Size-Fastest-Dimension"])
@@ -108,7 +136,13 @@ def decode_binary_sections(raw: bytes, path) -> list[BinarySection]:
         if n_elements != n_fast * n_slow:
             raise FileFormatError(f"{path}: CBF element count {n_elements} != {n_fast} x {n_slow}")
         try:
-            flat = decompress_byte_offset(raw[body:body + size], n_elements)
+            if compression == "byte_offset":
+                flat = decompress_byte_offset(raw[body:body + size], n_elements)
+            else:
+                bits, signed = _element_type(mime)
+                flat = decompress_packed(raw[body:body + size], n_elements, n_fast,
+                                         version=2 if compression == "packed_v2" else 1,
+                                         flat=compression_flat(mime_text), element_bits=bits, signed=signed)
         except FileFormatError as exc:
             raise FileFormatError(f"{path}: {exc}") from None
         sections.append(BinarySection(flat.reshape(n_slow, n_fast), mime))

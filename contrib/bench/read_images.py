@@ -1,4 +1,4 @@
-"""Image decode throughput: byte-offset CBF and bitshuffle-LZ4 HDF5 frames vs raw file reads.
+"""Image decode throughput: byte-offset and packed CBF, bitshuffle-LZ4 HDF5 frames vs raw file reads.
 
 Usage: python contrib/bench/read_images.py [--data ../shared/data/real] [--repeat 3] [--dials]
 
@@ -36,7 +36,7 @@ def report(label, n_images, n_bytes, seconds, what="decoded"):
     print(f"  {label:<38s} {n_bytes / seconds / 1e6:9.0f} MB/s {what:<8s} {n_images / seconds:8.1f} images/s")
 
 
-def bench_cbf(label, paths, repeat):
+def bench_cbf(label, paths, repeat, codec="byte-offset"):
     raws = [read_cbf_bytes(p) for p in paths]  # decompress .bz2/.gz once, outside the timing
     decode_binary_sections(raws[0], paths[0])  # compile/warm up
     n_out = sum(decode_binary_sections(r, p)[0].data.nbytes for r, p in zip(raws, paths))
@@ -51,7 +51,7 @@ def bench_cbf(label, paths, repeat):
         t_raw = best_time(lambda: [open(p, "rb").read() for p in plain], repeat)
         report("raw file read (page cache)", len(paths), n_in, t_raw, "of file")
         t_dec = best_time(lambda: [decode_binary_sections(r, p) for r, p in zip(raws, paths)], repeat)
-        report("byte-offset decode (in memory)", len(paths), n_out, t_dec)
+        report(f"{codec} decode (in memory)", len(paths), n_out, t_dec)
         t_all = best_time(lambda: [decode_binary_sections(read_cbf_bytes(p), p) for p in plain], repeat)
         report("read + decode (uncompressed .cbf)", len(paths), n_out, t_all)
         t_bz = best_time(lambda: [decode_binary_sections(read_cbf_bytes(p), p) for p in paths], 1)
@@ -117,6 +117,11 @@ def main(argv=None):
         bench_cbf("Eiger 16M miniCBF", eiger, args.repeat)
         if args.dials:
             bench_dials("Eiger 16M .cbf.gz", eiger)
+    rayonix = sorted(glob.glob(os.path.join(args.data, "images/kapton_rayonix340/*.cbf")))
+    if rayonix:
+        bench_cbf("Rayonix MX340 full CBF (x-CBF_PACKED)", rayonix, args.repeat, codec="CBF_PACKED")
+        if args.dials:
+            bench_dials("Rayonix .cbf", rayonix)
     bench_hdf5(args.repeat)
 
 
