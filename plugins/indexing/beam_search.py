@@ -82,4 +82,7 @@ def search_beam_position(experiments, reflections, params):
     shift_beam_centre(moved, best)
     log.info("Beam centre moved by (%.3f, %.3f) mm (%.2f mm); score %.1f -> %.1f", best[0], best[1],
              float(np.hypot(*best)), base_score, best_score)
+    if best_score < 1.05 * base_score:
+        log.warning("The score improved by only %.1f%%: the spots barely constrain the beam centre (narrow "
+                    "wedge?); check the shift before using optimised.expt", 100 * (best_score / base_score - 1))
     return best, moved
