@@ -7,9 +7,10 @@ def friedel_formats():
     from friedel.formats.fullcbf import FullCBF
     from friedel.formats.minicbf import MiniCBF
     from friedel.formats.nexus import NXmx
+    from friedel.formats.pilatus12m import PilatusDLS12M
     from friedel.formats.smv import SMV
 
-    return [FullCBF, MiniCBF, NXmx, SMV]
+    return [FullCBF, MiniCBF, NXmx, PilatusDLS12M, SMV]
 
 
 @hookimpl

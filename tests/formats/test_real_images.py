@@ -18,8 +18,6 @@ CASES = [
      0.172, (2463, 2527), (45.0, 0.1), (-2, 336, 36200), 5696687),
     ("images/image_examples/dlsnxs2cbf_therm_0001.cbf.gz", "minicbf", 0.98027, 213.96, (2216.06, 2300.41), 0.075,
      (4148, 4362), (174.0, 0.25), (-2, 404, -1210773), 16840256),
-    ("images/image_examples/DLS_I23_P12M_thau_00001.cbf.gz", "minicbf", 2.7552, 10.0, (1080.0, 2595.0), 0.172,
-     (2463, 5071), (-210.0, 0.05), (-2, 12446, 814049), None),
     ("images/image_examples/TIMEPIX_SU_516-stdgoni_0001.img", "smv", 0.0251, 531.85, (246.14, 240.35), 0.055,
      (516, 516), (-65.4, 0.23), (0, 11810, 3613798), 266256),
     ("images/image_examples/TIMEPIX_SU_512-stdgoni_0001.img", "smv", 0.0251, 531.85, (246.0, 240.0), 0.055,
@@ -78,3 +76,53 @@ def test_pilatus_gaps_are_mask_rectangles(real_data):
     assert len(panel.mask) == 4 + 11  # 5 x 12 modules
     (data,) = fmt.get_raw_data(0)
     assert (data[~panel.trusted_mask()] == -1).all()  # every masked pixel is a gap pixel
+
+
+# DLS I23 PILATUS 12M: per-row numbers measured with DIALS 3.12 (dials.import + dials.show and
+# dxtbx's get_raw_data/get_mask) on this file.  Origins/slow axes of rows 0, 1, 12 and 23 (mm):
+I23_ROWS = {
+    0: ((185.76, -245.175545, 42.492885), (0.0, -0.143467, -0.989655)),
+    1: ((185.76, -250.199655, 6.383279), (0.0, 0.001667, -0.999999)),
+    12: ((185.76, -8.763567, -260.416503), (0.0, 0.999462, 0.032798)),
+    23: ((185.76, 250.390594, -10.791525), (0.0, -0.063897, 0.997957)),
+}
+I23_SUMS = [-146940, 47984, 56171, 64337, 76690, 94709, 122278, 114021, 95037, 78730, 74080, 77589, 72671, 76891,
+            83656, 85020, 103675, 150425, 102127, 85096, 69456, 69887, 67960, 55532]
+I23_GOOD = [379639, 474631, 474618, 474657, 474680, 474590, 474654, 474644, 474662, 474656, 474637, 474648, 474685,
+            474702, 474687, 474658, 474673, 474731, 474660, 474697, 474680, 474661, 474636, 474629]
+
+
+def test_dls_i23_pilatus_12m_is_24_rows_on_a_cylinder(real_data):
+    path = real_data / "images/image_examples/DLS_I23_P12M_thau_00001.cbf.gz"
+    assert find_format(path).name == "minicbf_dls_i23_12m"
+    fmt = open_file(path)
+    det = fmt.detector
+    assert len(det) == 24
+    assert fmt.beam.wavelength == pytest.approx(2.7552)
+    assert fmt.scan.oscillation == pytest.approx((-210.0, 0.05))
+    for k, (origin, slow) in I23_ROWS.items():
+        assert np.allclose(det[k].origin, origin, atol=1e-5)
+        assert np.allclose(det[k].slow_axis, slow, atol=1e-6)
+    for k, p in enumerate(det):
+        assert p.image_size == (2463, 195) and p.name == f"row-{k:02d}"
+        assert np.allclose(p.fast_axis, (-1, 0, 0))
+        assert p.thickness == pytest.approx(0.32) and p.mu == pytest.approx(76.2976, abs=1e-3)
+    # rows 8.344 deg apart, all 250 mm from the cylinder axis (through (0, -0.172, -10) mm)
+    angles = np.degrees(np.unwrap([np.arctan2(p.slow_axis[1], -p.slow_axis[2]) for p in det]))
+    assert np.allclose(np.diff(angles), 8.344)
+    axis_point = np.array([0.0, -0.172, -10.0])
+    assert np.allclose([p.normal @ (p.origin - axis_point) for p in det], 250.0)
+    # the direct beam lands on row 12 near the header's Beam_xy (1080, 2595 - 12 * 212)
+    panel, xy = det.ray_intersection(fmt.beam.s0)
+    assert panel[0] == 12
+    assert np.allclose(xy[0] / 0.172, (1080.0, 51.0), atol=0.05)
+    g = fmt.goniometer
+    assert g.names == ["PHI", "KAPPA", "OMEGA"] and g.scan_axis == 2
+    assert np.allclose(g.axes[1], (0.642788, -0.766044, 0.0), atol=1e-6)
+
+    data = fmt.get_raw_data(0)
+    assert len(data) == 24 and all(d.shape == (195, 2463) for d in data)
+    assert [int(d.sum(dtype=np.int64)) for d in data] == I23_SUMS
+    assert max(int(d.max()) for d in data) == 12446
+    expt = Experiment(beam=fmt.beam, detector=det, imageset=ImageSetReference(images=[str(path)]))
+    assert [int(m.sum()) for m in open_images(expt).get_mask(0)] == I23_GOOD
