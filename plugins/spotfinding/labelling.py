@@ -36,8 +36,9 @@ class PixelList:
 
     @classmethod
     def from_mask(cls, image, strong, panel: int, z: int) -> "PixelList":
-        y, x = np.nonzero(strong)
-        return cls(np.full(len(y), panel), np.full(len(y), z), y, x, image[y, x])
+        flat = np.flatnonzero(strong)  # faster than a 2D nonzero on large images
+        y, x = np.divmod(flat, strong.shape[1])
+        return cls(np.full(len(y), panel), np.full(len(y), z), y, x, image.ravel()[flat])
 
     @classmethod
     def concatenate(cls, parts) -> "PixelList":

@@ -47,6 +47,7 @@ def dispersion_kernel(image, mask, lo, hi, kx, ky, gain, n_sigma_b, n_sigma_s, t
     so the cost per pixel is independent of the kernel size.
     """
     ny, nx = image.shape
+    strong2 = n_sigma_s * n_sigma_s * gain
     col_n = np.zeros(nx, np.int64)
     col_s = np.zeros(nx, np.float64)
     col_q = np.zeros(nx, np.float64)
@@ -102,12 +103,14 @@ def dispersion_kernel(image, mask, lo, hi, kx, ky, gain, n_sigma_b, n_sigma_s, t
             fv = float(v)
             if fv <= threshold:
                 continue
+            # strong test first (rejects almost every background pixel), squared to avoid a
+            # square root: n I - s > sigma_s sqrt(gain s n)
+            d = n * fv - s
+            if d <= 0.0 or d * d <= strong2 * s * n:
+                continue
             # background test: n q - s^2 - gain s (n-1) > gain s sigma_b sqrt(2 (n-1))
             a = n * q - s * s - gain * s * (n - 1)
-            if a <= gain * s * n_sigma_b * math.sqrt(2.0 * (n - 1)):
-                continue
-            # strong test: n I - s > sigma_s sqrt(gain s n)
-            if n * fv - s > n_sigma_s * math.sqrt(gain * s * n):
+            if a > gain * s * n_sigma_b * math.sqrt(2.0 * (n - 1)):
                 out[y, x] = True
 
 
