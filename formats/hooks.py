@@ -9,8 +9,9 @@ def friedel_formats():
     from friedel.formats.nexus import NXmx
     from friedel.formats.pilatus12m import PilatusDLS12M
     from friedel.formats.smv import SMV
+    from friedel.formats.timepix import TimePixSU
 
-    return [FullCBF, MiniCBF, NXmx, PilatusDLS12M, SMV]
+    return [FullCBF, MiniCBF, NXmx, PilatusDLS12M, SMV, TimePixSU]
 
 
 @hookimpl
