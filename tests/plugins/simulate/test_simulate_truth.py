@@ -229,3 +229,36 @@ def test_overloads_are_clipped_at_the_count_cutoff(tmp_path):
     assert image.max() == 400 and summary["n_overloaded_pixels"] == np.count_nonzero(
         np.array([fabio.open(str(tmp_path / f"sim_{i:05d}.cbf")).data for i in (1, 2)]) == 400)
     assert read_experiments(str(tmp_path / "truth.expt"))[0].detector[0].trusted_range[1] == 400
+
+
+def test_two_lattices_share_the_instrument_and_are_both_recorded(tmp_path):
+    params = make_params("tiny", **{"output.directory": str(tmp_path), "mp.method": "none", "scan.n_images": 2,
+                                    "crystal.n_lattices": 2, "seed": 8})
+    simulate(params)
+    expt = read_experiments(str(tmp_path / "truth.expt"))
+    assert len(expt) == 2 and expt[0].detector is expt[1].detector and expt[0].beam is expt[1].beam
+    U0, U1 = expt[0].crystal.U, expt[1].crystal.U
+    angle = np.degrees(np.arccos(np.clip((np.trace(U0.T @ U1) - 1) / 2, -1, 1)))
+    assert angle > 1.0  # independently oriented
+    refl = read_reflections(str(tmp_path / "truth_reflections.refl"))
+    full = {i: refl["counts.full"][(refl["id"] == i) & (refl["intensity.true.value"] > 0)] for i in (0, 1)}
+    assert len(full[0]) > 100 and len(full[1]) > 100
+    # the second lattice is weaker by lattice_scale (per unit true intensity and lp)
+    per_unit = {}
+    for i in (0, 1):
+        sel = (refl["id"] == i) & (refl["intensity.true.value"] > 0)
+        per_unit[i] = refl["counts.full"][sel] * refl["lp"][sel] / refl["intensity.true.value"][sel]
+    assert np.allclose(per_unit[0], params.crystal.intensity_scale)
+    assert np.allclose(per_unit[1], 0.6 * params.crystal.intensity_scale)
+    assert set(refl.experiment_identifiers.values()) == {e.identifier for e in expt}
+
+
+def test_monoclinic_preset_has_the_c2_crystal():
+    from friedel.plugins.simulate.sweep import build_sweep
+
+    sweep = build_sweep(make_params("monoclinic_c2", **{"scan.n_images": 5}))
+    crystal = sweep.truth[0].crystal
+    assert np.allclose(crystal.unit_cell.parameters, (101.6, 45.0, 60.9, 90, 99.0, 90))
+    assert crystal.space_group_symbol == "C 1 2 1"
+    h = sweep.reflections["miller_index"]
+    assert np.all((h[:, 0] + h[:, 1]) % 2 == 0)  # C centring: no h+k odd predicted
