@@ -40,6 +40,13 @@ def _epoch(stamp: str | None) -> float:
     return 0.0
 
 
+# Detectors on beamlines whose rotation axis the header does not describe (the header's
+# Oscillation_axis names the detector's X even there), as DIALS 3.12 models them.
+ROTATION_AXIS_BY_SERIAL = {
+    "60-0119": (0.0, 1.0, 0.0),  # PILATUS3 6M at DLS I24: vertical rotation axis
+}
+
+
 class MiniCBF(Format):
     """Pilatus / Eiger miniCBF (byte-offset compressed, optionally .gz/.bz2).
 
@@ -83,6 +90,7 @@ class MiniCBF(Format):
         axis = h.get("oscillation_axis", "X.CW").upper()
         direction = -1.0 if "CCW" in axis else 1.0
         vector = {"X": (direction, 0.0, 0.0), "Y": (0.0, direction, 0.0)}.get(axis.strip()[:1], (direction, 0, 0))
+        vector = ROTATION_AXIS_BY_SERIAL.get(h.get("serial", ""), vector)
         self.goniometer = Goniometer(rotation_axis=vector)
         number = image_number_from_path(self.path) or 1
         self.scan = Scan(

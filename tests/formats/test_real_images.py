@@ -158,3 +158,12 @@ def test_timepix_su_516_rotation_axis(real_data):
     fmt = open_file(real_data / "images/image_examples/TIMEPIX_SU_516-stdgoni_0001.img")
     assert len(fmt.detector) == 1
     assert np.allclose(fmt.goniometer.rotation_axis_datum, (0.782563, -0.622571, 0.0), atol=1e-6)
+
+
+def test_dls_i24_pilatus_rotation_axis_is_vertical(real_data):
+    """DIALS gives DLS I24's PILATUS3 6M (S/N 60-0119) a vertical rotation axis (0, 1, 0)."""
+    fmt = open_file(real_data / "images/thaumatin_grid/thau_3_2_0001.cbf.bz2")
+    assert fmt.header["serial"] == "60-0119"
+    assert np.allclose(fmt.goniometer.rotation_axis_datum, (0.0, 1.0, 0.0))
+    other = open_file(real_data / "images/image_examples/dlsnxs2cbf_therm_0001.cbf.gz")
+    assert np.allclose(other.goniometer.rotation_axis_datum, (1.0, 0.0, 0.0))
