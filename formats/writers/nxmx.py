@@ -162,7 +162,8 @@ def write_master(path: str, data_files: list[tuple[str, int]], experiment, *, co
             _value(det, "bit_depth_image", 32, dtype=np.int32)
             _value(det, "countrate_correction_applied", 1, dtype=np.int32)
             mask = (np.asarray(pixel_mask) != 0).astype(np.uint32)
-            det.create_dataset("pixel_mask", data=mask, **hdf5plugin.Bitshuffle(cname="lz4"))
+            # gzip (built into every HDF5) so that the master opens without filter plugins
+            det.create_dataset("pixel_mask", data=mask, compression="gzip", compression_opts=2)
             _value(det, "pixel_mask_applied", 0, dtype=np.int32)
             _str(det, "depends_on", "/entry/instrument/detector/transformations/det_z")
             transforms = _nx(det.create_group("transformations"), "NXtransformations")
