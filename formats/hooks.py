@@ -4,6 +4,7 @@ from friedel.hookspecs import hookimpl
 
 @hookimpl
 def friedel_formats():
+    from friedel.formats.fabio_fallback import FabioImage
     from friedel.formats.fullcbf import FullCBF
     from friedel.formats.minicbf import MiniCBF
     from friedel.formats.nexus import NXmx
@@ -11,7 +12,7 @@ def friedel_formats():
     from friedel.formats.smv import SMV
     from friedel.formats.timepix import TimePixSU
 
-    return [FullCBF, MiniCBF, NXmx, PilatusDLS12M, SMV, TimePixSU]
+    return [FabioImage, FullCBF, MiniCBF, NXmx, PilatusDLS12M, SMV, TimePixSU]
 
 
 @hookimpl
