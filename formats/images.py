@@ -10,7 +10,9 @@ The rest of friedel reads pixels only through this contract::
 
 A pixel is good if its value is inside the panel's trusted range (exclusive at the low end,
 so the -1/-2 gap and bad-pixel markers of Pilatus/Eiger are bad), it lies outside the
-panel's mask rectangles, and the format's own static mask allows it.
+panel's mask rectangles, the format's own static mask allows it, and so does the image
+set's external mask file, if it names one (``imageset.mask``: .npy/.npz/.h5 of per-panel
+bool arrays, True = good; see ``friedel.formats.mask_file``).
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import numpy as np
 
 from friedel.errors import FileFormatError, FriedelError
 from friedel.formats.base import Format, find_format
+from friedel.formats.mask_file import read_mask_file
 
 
 class ImageAccess:
@@ -44,6 +47,7 @@ class ImageAccess:
                 self._indices = [int(i) for i in ref.single_file_indices]
             else:
                 self._indices = [0] * len(self._paths)
+        self._mask_path = ref.mask or None  # DIALS writes "" for no mask
         self._readers: dict[str, Format] = {}
         self._format_class = None
         self._panel_masks = None
@@ -96,11 +100,14 @@ class ImageAccess:
     def _static_masks(self, reader: Format):
         if self._panel_masks is None:
             static = reader.get_static_mask()
+            external = read_mask_file(self._mask_path, self.detector) if self._mask_path else None
             masks = []
             for k, panel in enumerate(self.detector):
                 m = panel.trusted_mask()
                 if static is not None:
                     m &= static[k]
+                if external is not None:
+                    m &= external[k]
                 masks.append(m)
             self._panel_masks = masks
         return self._panel_masks
