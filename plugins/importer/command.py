@@ -120,16 +120,16 @@ def _sweep_experiment(sweep: Sweep, image_range) -> Experiment:
                       imageset=imageset)
 
 
-def _stills_experiment(stills: Stills) -> Experiment:
+def _stills_experiments(stills: Stills) -> list[Experiment]:
+    """One experiment per still image (as DIALS does), sharing the beam and detector models."""
     first = stills.readers[0]
-    paths, indices = [], []
+    experiments = []
     for r in stills.readers:
         for i in range(r.num_images()):
-            paths.append(os.path.abspath(r.path))
-            indices.append(i)
-    container = any(r.is_container for r in stills.readers)
-    imageset = ImageSetReference(images=paths, single_file_indices=indices if container else None)
-    return Experiment(beam=first.beam, detector=first.detector, imageset=imageset)
+            imageset = ImageSetReference(images=[os.path.abspath(r.path)],
+                                         single_file_indices=[i] if r.is_container else None)
+            experiments.append(Experiment(beam=first.beam, detector=first.detector, imageset=imageset))
+    return experiments
 
 
 def import_files(files: list[str], params=None) -> ExperimentList:
@@ -151,33 +151,41 @@ def import_files(files: list[str], params=None) -> ExperimentList:
         if isinstance(group, Sweep):
             experiments.append(_sweep_experiment(group, params.image_range))
         else:
-            experiments.append(_stills_experiment(group))
+            experiments.extend(_stills_experiments(group))
     apply_overrides(params, experiments.unique("beam"), [e.detector for e in experiments])
     for e in experiments:
         e.ensure_identifier()
     return experiments
 
 
+def _geometry(e: Experiment) -> str:
+    p0 = e.detector[0]
+    panel, xy = e.detector.ray_intersection(e.beam.s0[None])
+    if panel[0] >= 0:
+        p = e.detector[int(panel[0])]
+        fast, slow = p.mm_to_px(xy[0])
+        centre = f"beam centre (fast, slow) ({fast:.2f}, {slow:.2f}) px on panel {panel[0]}"
+    else:
+        centre = "the direct beam misses every panel"
+    return (f"wavelength {e.beam.wavelength:.5f} A, distance {p0.distance:.2f} mm, {centre}, "
+            f"{len(e.detector)} panel(s) {p0.image_size[0]}x{p0.image_size[1]}")
+
+
 def summarise(experiments: ExperimentList, format_name: str) -> str:
-    lines = []
-    n_sweeps = sum(1 for e in experiments if e.scan is not None)
-    n_stills = sum(len(e.imageset.images) for e in experiments if e.scan is None)
-    lines.append(f"Format: {format_name}")
-    for e in experiments:
-        p0 = e.detector[0]
-        fast, slow = e.detector.beam_centre_px(e.beam.s0)
-        geometry = (f"wavelength {e.beam.wavelength:.5f} A, distance {p0.distance:.2f} mm, "
-                    f"beam centre (fast, slow) ({fast:.2f}, {slow:.2f}) px, {len(e.detector)} panel(s) "
-                    f"{p0.image_size[0]}x{p0.image_size[1]}")
-        if e.scan is not None:
-            lo, hi = e.scan.image_range
-            a, b = e.scan.oscillation_range
-            lines.append(f"  sweep {e.imageset.template}: images {lo}-{hi} ({e.scan.num_images}), "
-                         f"{e.scan.oscillation[1]:g} deg/image, {a:.2f} to {b:.2f} deg")
-        else:
-            lines.append(f"  stills: {len(e.imageset.images)} image(s), first {e.imageset.images[0]}")
-        lines.append(f"    {geometry}")
-    lines.append(f"Sweeps: {n_sweeps}, stills: {n_stills}, experiments: {len(experiments)}")
+    lines = [f"Format: {format_name}"]
+    sweeps = [e for e in experiments if e.scan is not None]
+    stills = [e for e in experiments if e.scan is None]
+    for e in sweeps:
+        lo, hi = e.scan.image_range
+        a, b = e.scan.oscillation_range
+        lines.append(f"  sweep {e.imageset.template}: images {lo}-{hi} ({e.scan.num_images}), "
+                     f"{e.scan.oscillation[1]:g} deg/image, {a:.2f} to {b:.2f} deg")
+        lines.append(f"    {_geometry(e)}")
+    if stills:
+        lines.append(f"  stills: {len(stills)} image(s), one experiment each, first {stills[0].imageset.images[0]}"
+                     + (f", last {stills[-1].imageset.images[0]}" if len(stills) > 1 else ""))
+        lines.append(f"    {_geometry(stills[0])}")
+    lines.append(f"Sweeps: {len(sweeps)}, stills: {len(stills)}, experiments: {len(experiments)}")
     return "\n".join(lines)
 
 

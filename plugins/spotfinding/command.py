@@ -79,8 +79,8 @@ class FindSpots(Command):
         per_image = np.array([r for r in result.per_image], dtype=np.int64).reshape(-1, 4)
         experiment_ids = np.unique(per_image[:, 0])
         if len(per_image) == len(experiment_ids):  # stills: one image per experiment, one histogram
-            log.info("\nHistogram of per-image spot count (one still per experiment):\n%s",
-                     spot_count_histogram(per_image[:, 1], per_image[:, 3], max_rows=len(per_image)))
+            log.info("\nHistogram of spot count per still (labelled by experiment index):\n%s",
+                     spot_count_histogram(per_image[:, 0], per_image[:, 3], max_rows=50))
         else:
             for i_expt in experiment_ids:
                 rows = per_image[per_image[:, 0] == i_expt]

@@ -9,7 +9,7 @@ from friedel.errors import FriedelError
 from friedel.formats import open_images
 from friedel.formats.cbf import write_minicbf
 from friedel.io import read_experiments
-from friedel.plugins.importer.command import ImportParams, import_files
+from friedel.plugins.importer.command import ImportParams, import_files, summarise
 
 
 def write_sweep(folder, prefix, numbers, *, start=0.0, width=0.5, distance=150.0, detector="PILATUS 100K, S/N 1-0001",
@@ -51,11 +51,14 @@ def test_gap_and_geometry_change_start_new_sweeps(tmp_path):
     assert expts[2].detector[0].distance == pytest.approx(200.0)
 
 
-def test_stills_become_one_image_list(tmp_path):
+def test_stills_become_one_experiment_each_sharing_models(tmp_path):
     files = write_sweep(str(tmp_path), "s", range(1, 4), width=0.0)
-    (e,) = import_files(files)
-    assert e.scan is None and e.goniometer is None
-    assert len(e.imageset.images) == 3 and len(open_images(e)) == 3
+    expts = import_files(files)
+    assert len(expts) == 3 and len(expts.unique("detector")) == 1 and len(expts.unique("beam")) == 1
+    for e, f in zip(expts, files):
+        assert e.scan is None and e.goniometer is None
+        assert len(open_images(e)) == 1 and open_images(e).get_path(0).endswith(os.path.basename(f))
+    assert "stills: 3 image(s), one experiment each" in summarise(expts, "miniCBF")
 
 
 def test_image_range_and_overrides(tmp_path):
