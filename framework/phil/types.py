@@ -54,50 +54,42 @@ class Bool(ValueType):
         return "None" if value is None else ("True" if value else "False")
 
 
-class Int(ValueType):
+class _Number(ValueType):
+    """A number with optional bounds; subclasses set ``cast`` and ``what``."""
+
+    cast = float
+    what = "a number"
+
+    def __init__(self, min=None, max=None):  # noqa: A002
+        self.min, self.max = min, max
+
+    def parse(self, text):
+        try:
+            value = self.cast(text.strip())
+        except ValueError:
+            raise ValueError(f"'{text}' is not {self.what}") from None
+        return self.validate(value)
+
+    def validate(self, value):
+        if value is None:
+            return value
+        if self.min is not None and value < self.min:
+            raise ValueError(f"{value} is below the minimum {self.min}")
+        if self.max is not None and value > self.max:
+            raise ValueError(f"{value} is above the maximum {self.max}")
+        return self.cast(value)
+
+
+class Int(_Number):
     name = "int"
-
-    def __init__(self, min=None, max=None):  # noqa: A002
-        self.min, self.max = min, max
-
-    def parse(self, text):
-        try:
-            value = int(text.strip())
-        except ValueError:
-            raise ValueError(f"'{text}' is not a whole number") from None
-        return self.validate(value)
-
-    def validate(self, value):
-        if value is None:
-            return value
-        if self.min is not None and value < self.min:
-            raise ValueError(f"{value} is below the minimum {self.min}")
-        if self.max is not None and value > self.max:
-            raise ValueError(f"{value} is above the maximum {self.max}")
-        return int(value)
+    cast = int
+    what = "a whole number"
 
 
-class Float(ValueType):
+class Float(_Number):
     name = "float"
-
-    def __init__(self, min=None, max=None):  # noqa: A002
-        self.min, self.max = min, max
-
-    def parse(self, text):
-        try:
-            value = float(text.strip())
-        except ValueError:
-            raise ValueError(f"'{text}' is not a number") from None
-        return self.validate(value)
-
-    def validate(self, value):
-        if value is None:
-            return value
-        if self.min is not None and value < self.min:
-            raise ValueError(f"{value} is below the minimum {self.min}")
-        if self.max is not None and value > self.max:
-            raise ValueError(f"{value} is above the maximum {self.max}")
-        return float(value)
+    cast = float
+    what = "a number"
 
 
 class IntOrAuto(Int):
