@@ -286,7 +286,9 @@ def _macro_cycles(sweeps, refl, crystals, schedule, params, refinement_params):
         indexed = refl.select(refl["id"] >= 0)
         rmsds, esds = {}, {}
         if len(indexed) >= 3:
-            refined, _, rmsds, esds = refine_models(experiments, indexed, refinement_params, use_engine=params.refine)
+            # early cycles only steer the model: a fast outlier rejection suffices there
+            refined, _, rmsds, esds = refine_models(experiments, indexed, refinement_params, use_engine=params.refine,
+                                                    fast_outliers=cycle < len(schedule))
             sweeps, crystals = _take_models(refined, n_sweeps, len(crystals), sweeps)
             # geometry may have moved: map the spots again before the next assignment
             tmp = refl.copy()

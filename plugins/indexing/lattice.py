@@ -30,7 +30,7 @@ def indexed_fraction(D: np.ndarray, rlp: np.ndarray, tolerance: float) -> float:
 
 
 def candidate_bases(vectors: np.ndarray, rlp: np.ndarray, max_cell: float, tolerance: float = 0.25,
-                    max_combinations: int = 30, n_best: int = 5) -> list[np.ndarray]:
+                    max_combinations: int = 25, n_best: int = 5, max_spots: int = 400) -> list[np.ndarray]:
     """Bases of three non-coplanar candidate vectors, best first.
 
     Every triple of the first ``max_combinations`` vectors that spans a cell (volume at least
@@ -50,6 +50,8 @@ def candidate_bases(vectors: np.ndarray, rlp: np.ndarray, max_cell: float, toler
     combos, D, volume = combos[flat_enough & small_enough], D[flat_enough & small_enough], volume[flat_enough & small_enough]
     if len(D) == 0:
         return []
+    # the lowest-resolution spots tell triples apart; more only cost time
+    rlp = rlp[np.argsort(np.linalg.norm(rlp, axis=1))[:max_spots]]
     # fraction indexed for every triple at once: (n, spots, 3) in blocks to bound memory
     frac = np.empty(len(D))
     block = max(1, int(2e7 // max(1, 3 * len(rlp))))

@@ -33,7 +33,7 @@ def _engine():
 
 
 def refine_models(experiments, reflections, refinement_params=None, use_engine: bool = True,
-                  fix_detector: bool = False):
+                  fix_detector: bool = False, fast_outliers: bool = False):
     """Refine the models of ``experiments`` against the indexed ``reflections`` (id >= 0).
 
     Returns ``(experiments, reflections, rmsds, cell_esds)``; rmsds maps experiment id to
@@ -48,6 +48,8 @@ def refine_models(experiments, reflections, refinement_params=None, use_engine: 
         params.parameterisation.auto_reduction.action = "fix"
         if fix_detector:
             params.parameterisation.detector.fix = "all"
+        if fast_outliers and params.outlier.algorithm == "mcd":
+            params.outlier.algorithm = "tukey"
         try:
             result = refine(experiments, reflections, params)
             return result.experiments, result.reflections, dict(result.rmsds), dict(result.cell_esds)
