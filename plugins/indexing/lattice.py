@@ -57,7 +57,13 @@ def candidate_bases(vectors: np.ndarray, rlp: np.ndarray, max_cell: float, toler
     block = max(1, int(2e7 // max(1, 3 * len(rlp))))
     for s in range(0, len(D), block):
         h = np.einsum("sj,nij->nsi", rlp, D[s : s + block])
-        frac[s : s + block] = np.mean(np.all(np.abs(h - np.round(h)) < tolerance, axis=2), axis=1)
+        hr = np.round(h)
+        ok = np.all(np.abs(h - hr) < tolerance, axis=2)
+        # a vector normal to the thin slab a narrow wedge samples makes every projection ~0:
+        # it "indexes" all spots with index 0 along it; such bases are degenerate, not lattices
+        zero = np.sum((hr == 0) & ok[..., None], axis=1) / np.maximum(1, ok.sum(axis=1))[:, None]
+        degenerate = np.max(zero, axis=1) > 0.7
+        frac[s : s + block] = np.where(degenerate, 0.0, np.mean(ok, axis=1))
     best = frac.max()
     good = frac >= best - max(0.05, 0.1 * best)
     # rank: smallest volume among the near-best, then by fraction
