@@ -60,7 +60,7 @@ def search_beam_position(experiments, reflections, params):
     log.info("Beam-centre search with %d spots, maximum cell %.1f A", len(t), max_cell)
     # directions finer than the phase error a max_cell vector tolerates at this resolution
     q_max = float(np.linalg.norm(t["rlp"], axis=1).max())
-    spacing = float(np.clip(0.25 / (max_cell * q_max), 0.01, 0.05))
+    spacing = float(np.clip(0.25 / (max_cell * q_max), 0.02, 0.05))
     directions = hemisphere_directions(spacing)
     best = np.zeros(2)
     half = params.max_shift
