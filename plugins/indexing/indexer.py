@@ -287,8 +287,8 @@ def _macro_cycles(sweeps, refl, crystals, schedule, params, refinement_params):
         rmsds, esds = {}, {}
         if len(indexed) >= 3:
             # early cycles only steer the model: a fast outlier rejection suffices there
-            refined, _, rmsds, esds = refine_models(experiments, indexed, refinement_params, use_engine=params.refine,
-                                                    fast_outliers=cycle < len(schedule))
+            refined, _, rmsds, esds = refine_models(experiments, indexed, refinement_params,
+                                                    crystal_only=not params.refine, fast_outliers=cycle < len(schedule))
             sweeps, crystals = _take_models(refined, n_sweeps, len(crystals), sweeps)
             # geometry may have moved: map the spots again before the next assignment
             tmp = refl.copy()

@@ -49,7 +49,7 @@ class IndexingParams:
     joint_indexing: bool = param(True, help="One crystal for all sweeps (True) or one per sweep (False)")
     index_assignment: IndexAssignmentParams = param(IndexAssignmentParams)
     known_symmetry: KnownSymmetryParams = param(KnownSymmetryParams)
-    refine: bool = param(True, help="Refine geometry in each macro-cycle (False: fit the crystal only)", expert_level=1)
+    refine: bool = param(True, help="Refine geometry in each macro-cycle (False: refine the crystal only)", expert_level=1)
 
 
 @scope

@@ -1,12 +1,12 @@
 """The one place where indexing calls geometry refinement.
 
 Macro-cycles call :func:`refine_models`; it hands the indexed spots to the refinement engine
-(:mod:`friedel.plugins.refinement`) and returns the refined experiments with RMSDs. Before the
-engine is available (or when it cannot run, e.g. too few spots for its parameters) the
-crystal alone is fitted in reciprocal space (``A h = rlp`` by linear least squares), which
-is what the first cycles need.
+(:mod:`friedel.plugins.refinement`) and returns the refined experiments with RMSDs. Models
+seen by too few spots for their parameters are fixed (auto-reduction), so the early cycles
+with few spots refine what they can determine.
 
-Cell ESDs are estimated in either case from the reciprocal-space fit of the final indices.
+Cell ESDs from the reciprocal-space fit of the final indices (:func:`cell_esds`) are the
+fallback when no refinement ran.
 """
 
 from __future__ import annotations
@@ -18,65 +18,37 @@ import gemmi
 import numpy as np
 
 from friedel.errors import FriedelError
-from friedel.plugins.indexing.lattice import constrain_cell
 from friedel.models.crystal import B_matrix
+from friedel.plugins.indexing.lattice import constrain_cell
+from friedel.plugins.refinement import RefinementParams, refine
 
 log = logging.getLogger("friedel")
 
 
-def _engine():
-    try:
-        from friedel.plugins.refinement import RefinementParams, refine  # noqa: F401
-    except ImportError:
-        return None
-    return refine, RefinementParams
-
-
-def refine_models(experiments, reflections, refinement_params=None, use_engine: bool = True,
+def refine_models(experiments, reflections, refinement_params=None, crystal_only: bool = False,
                   fix_detector: bool = False, fast_outliers: bool = False):
     """Refine the models of ``experiments`` against the indexed ``reflections`` (id >= 0).
 
     Returns ``(experiments, reflections, rmsds, cell_esds)``; rmsds maps experiment id to
-    (x mm, y mm, phi rad) and cell_esds crystal number to six ESDs; both are empty when only
-    the reciprocal-space fit ran. Models seen by too few spots for their parameters are fixed
-    rather than failing (early macro-cycles have few spots).
+    (x mm, y mm, phi rad) and cell_esds crystal number to six ESDs. ``crystal_only`` fixes
+    beam, detector and goniometer. Raises :class:`FriedelError` (one line) when refinement
+    is impossible or fails.
     """
-    engine = _engine() if use_engine else None
-    if engine is not None:
-        refine, RefinementParams = engine
-        params = copy.deepcopy(refinement_params) if refinement_params is not None else RefinementParams()
-        params.parameterisation.auto_reduction.action = "fix"
-        if fix_detector:
-            params.parameterisation.detector.fix = "all"
-        if fast_outliers and params.outlier.algorithm == "mcd":
-            params.outlier.algorithm = "tukey"
-        try:
-            result = refine(experiments, reflections, params)
-            return result.experiments, result.reflections, dict(result.rmsds), dict(result.cell_esds)
-        except FriedelError as exc:
-            log.info("Geometry refinement not possible here (%s); fitting the crystal in reciprocal space", exc)
-        except (ValueError, np.linalg.LinAlgError) as exc:  # an engine failure must not lose the lattice
-            log.warning("Geometry refinement failed (%s: %s); fitting the crystal in reciprocal space",
-                        type(exc).__name__, exc)
-    for crystal in experiments.crystals:
-        fit_crystal_reciprocal(crystal, experiments, reflections)
-    return experiments, reflections, {}, {}
-
-
-def fit_crystal_reciprocal(crystal, experiments, reflections) -> None:
-    """Least-squares ``A`` from ``A h = rlp`` over all spots of ``crystal``, then symmetry constraints."""
-    ids = [i for i, e in enumerate(experiments) if e.crystal is crystal]
-    sel = np.isin(reflections["id"], ids)
-    h = reflections["miller_index"][sel].astype(float)
-    r = reflections["rlp"][sel]
-    if len(h) < 4:
-        return
-    At, *_ = np.linalg.lstsq(h, r, rcond=None)
-    A = At.T
-    if np.linalg.matrix_rank(h) < 3 or abs(np.linalg.det(A)) < 1e-12:
-        return
-    crystal.A = A
-    apply_cell_constraints(crystal)
+    params = copy.deepcopy(refinement_params) if refinement_params is not None else RefinementParams()
+    params.parameterisation.auto_reduction.action = "fix"
+    if fix_detector or crystal_only:
+        params.parameterisation.detector.fix = "all"
+    if crystal_only:
+        params.parameterisation.beam.fix = ["all"]
+        params.parameterisation.goniometer.fix = "all"
+    if fast_outliers and params.outlier.algorithm == "mcd":
+        params.outlier.algorithm = "tukey"
+    try:
+        result = refine(experiments, reflections, params)
+    except (ValueError, np.linalg.LinAlgError) as exc:
+        raise FriedelError(f"geometry refinement failed during indexing ({type(exc).__name__}: {exc}); "
+                           "try refine=False (crystal only) or refinement.parameterisation.detector.fix=all") from exc
+    return result.experiments, result.reflections, dict(result.rmsds), dict(result.cell_esds)
 
 
 def apply_cell_constraints(crystal) -> None:

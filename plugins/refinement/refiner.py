@@ -78,14 +78,20 @@ class RefinementProblem:
     def __init__(self, experiments, observations, parameterisations, params):
         self.experiments = experiments
         self.observations = observations  # experiment id -> ExperimentObservations
-        self.parameterisations = [p for p in parameterisations if p.n_free > 0]
+        self.all_parameterisations = list(parameterisations)
         self.params = params
-        self.offsets = np.cumsum([0] + [p.n_free for p in self.parameterisations])
-        self.n_params = int(self.offsets[-1])
-        sparse = params.sparse
-        self.sparse = (sparse == "True") or (sparse == "Auto" and self.n_params > 300)
+        self.update_free_parameters()
         self.last_evaluation = None
         self._targets = self._rmsd_targets()
+
+    def update_free_parameters(self) -> None:
+        """Lay out the parameter vector again after parameters were fixed or freed (e.g. by
+        auto-reduction when outlier rejection leaves a model with too few reflections)."""
+        self.parameterisations = [p for p in self.all_parameterisations if p.n_free > 0]
+        self.offsets = np.cumsum([0] + [p.n_free for p in self.parameterisations])
+        self.n_params = int(self.offsets[-1])
+        sparse = self.params.sparse
+        self.sparse = (sparse == "True") or (sparse == "Auto" and self.n_params > 300)
 
     def values(self) -> np.ndarray:
         return np.concatenate([p.values[p.free] for p in self.parameterisations]) if self.n_params else np.zeros(0)
@@ -392,6 +398,7 @@ def refine(experiments, reflections, params: RefinementParams | None = None) -> 
         problem.observations = {k: candidates[k].select(~outliers[k]) for k in candidates
                                 if (~outliers[k]).any()}
         _check_determined(parameterisations, problem.observations, params)
+        problem.update_free_parameters()
         steps = _run_engine(problem, params)
         offset = history[-1]["step"] + 1 if history else 0
         for s in steps:
