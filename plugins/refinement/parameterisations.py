@@ -55,6 +55,18 @@ def _experiments_using(experiments, attribute):
     return list(out.values())
 
 
+def _build_per_crystal(cls, experiments, params, fixed_when):
+    """One parameterisation per distinct crystal, all fixed when ``crystal.fix`` is in ``fixed_when``."""
+    fix_all = params.parameterisation.crystal.fix in fixed_when
+    out = []
+    for crystal, ids in _experiments_using(experiments, "crystal"):
+        p = cls(crystal, ids)
+        if fix_all:
+            p.fix(p.names)
+        out.append(p)
+    return out
+
+
 class ModelParameterisation:
     """Common bookkeeping: names, values, which are free."""
 
@@ -176,14 +188,7 @@ class CrystalOrientationParameterisation(ModelParameterisation):
 
     @classmethod
     def build(cls, experiments, params):
-        fix = params.parameterisation.crystal.fix
-        out = []
-        for crystal, ids in _experiments_using(experiments, "crystal"):
-            p = cls(crystal, ids)
-            if fix in ("orientation", "all"):
-                p.fix(p.names)
-            out.append(p)
-        return out
+        return _build_per_crystal(cls, experiments, params, fixed_when=("orientation", "all"))
 
 
 class CrystalUnitCellParameterisation(ModelParameterisation):
@@ -237,14 +242,7 @@ class CrystalUnitCellParameterisation(ModelParameterisation):
 
     @classmethod
     def build(cls, experiments, params):
-        fix = params.parameterisation.crystal.fix
-        out = []
-        for crystal, ids in _experiments_using(experiments, "crystal"):
-            p = cls(crystal, ids)
-            if fix in ("cell", "all"):
-                p.fix(p.names)
-            out.append(p)
-        return out
+        return _build_per_crystal(cls, experiments, params, fixed_when=("cell", "all"))
 
 
 # -- detector ---------------------------------------------------------------------------------
