@@ -11,7 +11,7 @@ from __future__ import annotations
 import concurrent.futures
 import multiprocessing
 import os
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Sequence
 
 from friedel.errors import FriedelError
 from friedel.phil import param, scope, types

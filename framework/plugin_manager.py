@@ -91,10 +91,3 @@ def get_plugin(point: str, name: str) -> type:
     hint = f" Did you mean {' or '.join(close)}?" if close else ""
     raise ParameterError(f"'{name}' is not one of the available {point.replace('_', ' ')}: {', '.join(sorted(plugins))}.{hint}")
 
-
-def clear_caches() -> None:
-    """Forget loaded plugins (tests that install or fake entry points call this)."""
-    get_plugin_manager.cache_clear()
-    registry.cache_clear()
-    _broken.clear()
-    _sources.clear()

@@ -82,9 +82,7 @@ def predict_rotation(experiment, d_min: float, experiment_id: int = 0, hkl: np.n
     ``xyzcal.px`` (x, y px; frame z), ``entering``, ``d`` and the ``predicted`` flag.
     A scan-static crystal model is used.
     """
-    crystal, beam, gonio, scan, detector = (
-        experiment.crystal, experiment.beam, experiment.goniometer, experiment.scan, experiment.detector,
-    )
+    crystal, beam, gonio, scan = experiment.crystal, experiment.beam, experiment.goniometer, experiment.scan
     if hkl is None:
         hkl = generate_indices(crystal.A, d_min, crystal.space_group_ops)
     S, F = gonio.setting_rotation, gonio.fixed_rotation

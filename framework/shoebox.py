@@ -29,11 +29,6 @@ class Shoeboxes:
         if not (len(self.data) == len(self.mask) == len(self.background) == total):
             raise ValueError("shoebox pixel arrays do not match the bounding boxes")
 
-    @classmethod
-    def allocate(cls, panel, bbox) -> "Shoeboxes":
-        """Zero-filled boxes for the given bounding boxes."""
-        return cls(panel, bbox)
-
     def box_sizes(self) -> np.ndarray:
         b = self.bbox.astype(np.int64)
         return np.maximum(b[:, 1] - b[:, 0], 0) * np.maximum(b[:, 3] - b[:, 2], 0) * np.maximum(b[:, 5] - b[:, 4], 0)

@@ -163,15 +163,6 @@ class Panel:
         )
         return xy, valid
 
-    def is_coord_valid_px(self, xy_px) -> np.ndarray:
-        xy = np.asarray(xy_px, dtype=float)
-        return (
-            (xy[..., 0] >= 0)
-            & (xy[..., 1] >= 0)
-            & (xy[..., 0] < self.image_size[0])
-            & (xy[..., 1] < self.image_size[1])
-        )
-
     def resolution_at_pixel(self, s0, xy_px) -> np.ndarray:
         """d-spacing (Angstrom) at pixel coordinates, for incident beam vector ``s0``."""
         s0 = np.asarray(s0, dtype=float)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import uuid
 
-import numpy as np
-
 from friedel.models.beam import Beam
 from friedel.models.crystal import Crystal
 from friedel.models.detector import Detector
@@ -97,12 +95,6 @@ class ExperimentList(list):
     def imagesets(self) -> list[ImageSetReference]:
         return self.unique("imageset")
 
-    def select_on_identifier(self, identifier: str) -> Experiment:
-        for e in self:
-            if e.identifier == identifier:
-                return e
-        raise KeyError(identifier)
-
     def to_dict(self) -> dict:
         """The dxtbx ExperimentList dictionary, sharing models by index."""
         out = {"__id__": "ExperimentList", "experiment": []}
@@ -140,18 +132,3 @@ class ExperimentList(list):
     def __repr__(self) -> str:
         return f"ExperimentList({len(self)} experiment(s))"
 
-
-def crystal_A_at_frames(experiment: Experiment, z) -> np.ndarray:
-    """A matrix at frame coordinate(s) ``z``, interpolated from scan points if scan-varying."""
-    crystal = experiment.crystal
-    z = np.atleast_1d(np.asarray(z, dtype=float))
-    if crystal.A_at_scan_points is None or experiment.scan is None:
-        return np.broadcast_to(crystal.A, (len(z), 3, 3))
-    first = experiment.scan.array_range[0]
-    pts = crystal.A_at_scan_points
-    pos = np.clip(z - first, 0, len(pts) - 1)
-    i0 = np.clip(np.floor(pos).astype(int), 0, len(pts) - 2) if len(pts) > 1 else np.zeros(len(z), int)
-    if len(pts) == 1:
-        return np.broadcast_to(pts[0], (len(z), 3, 3))
-    frac = (pos - i0)[:, None, None]
-    return pts[i0] * (1 - frac) + pts[i0 + 1] * frac

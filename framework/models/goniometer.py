@@ -57,11 +57,6 @@ class Goniometer:
         self.setting_rotation = setting
         self.rotation_axis_datum = unit(self.axes[self.scan_axis])
 
-    def set_angles(self, angles) -> None:
-        """Change the (non-scan) axis angles of a multi-axis goniometer."""
-        self.angles = [float(a) for a in angles]
-        self._derive_from_axes()
-
     @property
     def rotation_axis(self) -> np.ndarray:
         """The scan axis in the lab frame (setting rotation applied)."""

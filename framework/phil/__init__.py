@@ -69,12 +69,9 @@ def param(default=None, *, help: str = "", type: types.ValueType | None = None, 
         return attrs.field(factory=default, metadata={"friedel": info})
     if isinstance(default, (list, dict, set)):
         value = default
-        return attrs.field(factory=lambda: type_copy(value), metadata={"friedel": info})
+        return attrs.field(factory=lambda: value.copy(), metadata={"friedel": info})
     return attrs.field(default=default, metadata={"friedel": info})
 
-
-def type_copy(value):
-    return value.copy()
 
 
 def plugin_choice(point: str, default: str, *, help: str = "", expert_level: int = 0):

@@ -175,7 +175,7 @@ def spots_from_pixels(pixels: PixelList, connect_frames: bool, experiment_id=0) 
     else:
         ids[labels] = np.asarray(experiment_id)[order]
 
-    shoebox = Shoeboxes.allocate(spot_panel, bbox)
+    shoebox = Shoeboxes(spot_panel, bbox)  # zero-filled
     b = bbox[labels].astype(np.int64)
     nx = b[:, 1] - b[:, 0]
     ny = b[:, 3] - b[:, 2]
