@@ -82,13 +82,20 @@ class BeamSearchOutputParams:
 
 @scope
 class SearchBeamPositionParams:
-    """friedel search_beam_position: grid search of the beam centre on rlp periodicity."""
+    """friedel search_beam_position: the beam centre that puts the spots on a lattice through the origin."""
 
     max_shift: float = param(3.0, help="Largest beam-centre shift searched (mm)")
-    coarse_step: float = param(0.3, help="Step of the first grid (mm)", expert_level=1)
-    fine_step: float = param(0.02, help="Step of the finest grid (mm)", expert_level=1)
     max_cell: float | None = param(None, help="Longest cell edge (Angstrom); None: estimated from the spots")
     d_min: float | None = param(None, help="Use spots to this resolution only; None: all")
-    max_spots: int = param(500, help="Use at most this many (lowest-resolution) spots", expert_level=1)
-    n_directions: int = param(30, help="Strongest directions summed into the score", expert_level=2)
+    max_spots: int = param(500, type=types.Int(min=20), help="Use at most this many (lowest-resolution) spots",
+                           expert_level=1)
+    indexing_method: str = param("auto", choices=["auto", "fft3d", "fft1d"],
+                                 help="Lattice search at the starting beam centre (auto: fft3d, then fft1d)",
+                                 expert_level=1)
+    tolerance: float = param(0.3, help="Largest fractional-index residual of an indexed spot", expert_level=2)
+    grid_fraction: float = param(0.2, help="Grid step as a fraction of the lattice-plane spacing of the longest "
+                                 "cell edge, seen on the detector", expert_level=2)
+    max_grid_points: int = param(4000, type=types.Int(min=9), help="Most trial shifts in the grid", expert_level=2)
+    n_candidates: int = param(5, type=types.Int(min=1), help="Best local minima of the grid refined by least "
+                              "squares", expert_level=2)
     output: BeamSearchOutputParams = param(BeamSearchOutputParams)
