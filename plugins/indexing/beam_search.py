@@ -29,7 +29,6 @@ import logging
 
 import numpy as np
 from scipy.optimize import least_squares
-from scipy.spatial import cKDTree
 
 from friedel.errors import FriedelError
 from friedel.models.geometry import rotate_vectors
@@ -199,11 +198,16 @@ def _offset_free_vector(x, rlp, tol=0.2, n_shells=4):
 def _lattice_vectors(rlp, max_cell, min_cell=3.0):
     """Real-space lattice vectors of the rlps from the 3D FFT (whose power spectrum ignores a
     rigid shift), refined with a free offset."""
+    from friedel.plugins.indexing.fft1d import Fft1d
     from friedel.plugins.indexing.fft3d import Fft3d
     from friedel.plugins.indexing.vectors import unique_vectors
 
     d_min = float(1.0 / np.linalg.norm(rlp, axis=1).max())
     vectors, _ = Fft3d().find_vectors(rlp, max_cell, d_min)
+    if len(vectors) < 3:  # projections (1D FFTs) are shift-blind too, and suit narrow wedges
+        vectors, _ = Fft1d().find_vectors(rlp, max_cell, d_min)
+    if len(vectors) == 0:
+        return np.zeros((0, 3))
     refined = [_offset_free_vector(v, rlp) for v in vectors]  # tens of vectors
     x = np.array([r[0] for r in refined])
     frac = np.array([r[1] for r in refined])
@@ -223,7 +227,6 @@ def _find_basis(rlp, max_cell, method):
     from friedel.plugins.indexing.params import IndexingParams
 
     d = 1.0 / np.linalg.norm(rlp, axis=1)
-
     methods = ["fft3d", "fft1d"] if method == "auto" else [method]
     last = None
     for m in methods:
@@ -252,6 +255,9 @@ def _grid(max_shift, step, max_points):
 
 def search_beam_position(experiments, reflections, params):
     """Best beam-centre shift (dx, dy mm) and the experiments moved by it (a copy)."""
+    if "xyzobs.px.value" not in reflections:
+        raise FriedelError("the reflection file has no spot centroids (xyzobs.px.value); give strong.refl from "
+                           "friedel find_spots")
     t = reflections.copy()
     if "id" not in t:
         t["id"] = np.zeros(len(t), np.int32)

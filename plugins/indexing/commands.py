@@ -48,8 +48,8 @@ class IndexCommand(Command):
 
 class SearchBeamPositionCommand(Command):
     name = "search_beam_position"
-    help = "Find a better beam centre from the periodicity of the spots in reciprocal space"
-    usage = "friedel search_beam_position imported.expt strong.refl [max_shift=3.0]"
+    help = "Find a better beam centre: the one that puts the spots on a lattice through the reciprocal origin"
+    usage = "friedel search_beam_position imported.expt strong.refl [max_shift=3.0] [max_cell=100]"
     Params = SearchBeamPositionParams
 
     def run(self, params, files):
