@@ -133,6 +133,11 @@ class TargetParams:
                                      "(X, Y) and of the image width (phi); 0: run to convergence")
     rmsd_tolerance: float = param(1e-4, type=types.Float(min=0.0),
                                   help="Converged when no RMSD changes by more than this fraction", expert_level=1)
+    stills_delta_psi_sigma: float = param(
+        0.057, type=types.Float(min=1e-6),
+        help="Stills: standard uncertainty (degrees) of DeltaPsi, the turn that brings each lattice point onto "
+        "the Ewald sphere (a fraction of the mosaic spread; it weights the Ewald condition against X, Y)",
+        expert_level=1)
 
 
 @scope

@@ -3,7 +3,10 @@
 Rotation scans: ``r(phi) = S R(e, phi) F A h``; of the two angles where h meets the Ewald
 sphere the one nearest the observed angle is taken. The ray ``s1 = s0 + r`` meets panel
 p at ``v = D_p^-1 s1``, ``X = v0/v2``, ``Y = v1/v2``.
-Stills: no rotation; the ray leaves along ``s0 + A h`` (its length does not change X, Y).
+Stills: the reciprocal-lattice point ``q = S F A h`` is turned onto the Ewald sphere in the
+plane of ``q`` and ``s0`` (the smallest rotation, about ``q x s0``); the third "angle" of a
+still is the angle turned, DeltaPsi, observed as zero. Without it X, Y alone cannot tell the cell scale from the detector
+distance.
 
 For a parameter with derivatives ds0, dr (at fixed phi) and dD, the Ewald condition
 ``|s0 + r|^2 = |s0|^2`` gives ``dphi = -(r.ds0 + s1.dr) / (s1.(e x r))``, then
@@ -50,6 +53,63 @@ def _apply(M, a):
     return np.einsum("...i,ji->...j", a, M, optimize=True)
 
 
+def ewald_projection(q, s0):
+    """Lattice points ``q`` (n, 3) turned onto the Ewald sphere in the plane of ``q`` and ``s0``.
+
+    The turned point keeps its length ``Q`` and lies at angle ``theta_r`` from ``s0`` with
+    ``cos(theta_r) = -Q / (2 |s0|)`` (the Ewald condition), so
+    ``r = -(Q^2 / 2n) s + sqrt(Q^2 - Q^4 / 4n^2) w`` with ``s = unit(s0)``, ``n = |s0|`` and ``w``
+    the unit component of ``q`` perpendicular to ``s0``. DeltaPsi is the angle turned,
+    ``theta_q - theta_r``. Returns ``(r, psi, ok)``; points beyond the limiting sphere or along
+    the beam are not ok.
+    """
+    n = np.linalg.norm(s0)
+    s = s0 / n
+    qs = q @ s
+    p = q - qs[:, None] * s
+    P = np.linalg.norm(p, axis=1)
+    Q2 = np.sum(q * q, axis=1)
+    Q = np.sqrt(Q2)
+    ok = (P > 0) & (Q < 2.0 * n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = p / np.where(P > 0, P, 1.0)[:, None]
+        beta = np.sqrt(np.maximum(Q2 - Q2 * Q2 / (4.0 * n * n), 0.0))
+        r = (-Q2 / (2.0 * n))[:, None] * s + beta[:, None] * w
+        psi = np.arctan2(P, qs) - np.arccos(np.clip(-Q / (2.0 * n), -1.0, 1.0))
+    return np.where(ok[:, None], r, q), np.where(ok, psi, 0.0), ok
+
+
+def ewald_projection_derivatives(q, s0, dq, ds0):
+    """Derivatives ``(dr (k, n, 3), dpsi (k, n))`` of :func:`ewald_projection` for changes
+    ``dq`` (k, n, 3) of the lattice points and ``ds0`` (k, 1, 3) of the beam."""
+    n = np.linalg.norm(s0)
+    s = s0 / n
+    qs = q @ s
+    p = q - qs[:, None] * s
+    P = np.linalg.norm(p, axis=1)
+    Q2 = np.sum(q * q, axis=1)
+    Q = np.sqrt(Q2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = p / P[:, None]
+        beta = np.sqrt(np.maximum(Q2 - Q2 * Q2 / (4.0 * n * n), 0.0))
+        alpha = -Q2 / (2.0 * n)
+        dn = ds0 @ s  # (k, 1)
+        ds = (ds0 - dn[..., None] * s) / n  # (k, 1, 3)
+        dQ = np.einsum("kni,ni->kn", dq, q) / Q
+        dqs = dq @ s + np.einsum("kmi,ni->kn", ds, q)
+        dp = dq - dqs[..., None] * s - qs[None, :, None] * ds
+        dP = np.einsum("kni,ni->kn", dp, w)
+        dw = (dp - dP[..., None] * w) / P[:, None]
+        dalpha = -Q * dQ / n + Q2 * dn / (2.0 * n * n)
+        dbeta = (Q * dQ * (1.0 - Q2 / (2.0 * n * n)) + Q2 * Q2 * dn / (4.0 * n**3)) / beta
+        dr = dalpha[..., None] * s + alpha[None, :, None] * ds + dbeta[..., None] * w + beta[None, :, None] * dw
+        dtheta_q = (qs * dP - P * dqs) / Q2
+        c = -Q / (2.0 * n)
+        dc = -dQ / (2.0 * n) + Q * dn / (2.0 * n * n)
+        dtheta_r = -dc / np.sqrt(1.0 - c * c)
+    return dr, dtheta_q - dtheta_r
+
+
 def _panel_matrices(detector):
     D = np.array([p.d_matrix for p in detector])
     return D, np.linalg.inv(D)
@@ -65,17 +125,14 @@ def predict(experiment, hkl, panel, phi_obs=None) -> Prediction:
     q = hkl @ crystal.A.T
     pred.is_still = experiment.is_still
     if pred.is_still:
-        phi = np.zeros(n)
-        ok = np.ones(n, bool)
-        r = q
-        s1 = s0 + r
-        pred.M = None
-        pred.e = None
+        SF = None
         if gonio is not None:
-            S, F = gonio.setting_rotation, gonio.fixed_rotation
-            r = q @ (S @ F).T
-            s1 = s0 + r
-            pred.M = (S, None, None, F)
+            SF = gonio.setting_rotation @ gonio.fixed_rotation
+            q = _apply(SF, q)
+        r, phi, ok = ewald_projection(q, s0)
+        s1 = s0 + r
+        pred.M = (SF, q)
+        pred.e = None
     else:
         S, F = gonio.setting_rotation, gonio.fixed_rotation
         e_datum = gonio.rotation_axis_datum
@@ -126,7 +183,11 @@ def gradients(pred: Prediction, hkl, kind: str, deriv: np.ndarray, experiment) -
         ds0 = deriv[:, None, :]
     elif kind == "A":
         q = np.einsum("kij,nj->kni", deriv, hkl, optimize=True)  # dA h
-        if pred.M is not None:
+        if pred.is_still:
+            SF = pred.M[0]
+            if SF is not None:
+                q = _apply(SF, q)
+        else:
             S, e_datum, phi, F = pred.M
             q = _apply(F, q)
             if phi is not None:
@@ -134,6 +195,8 @@ def gradients(pred: Prediction, hkl, kind: str, deriv: np.ndarray, experiment) -
             q = _apply(S, q)
         dr = q
     elif kind == "S":
+        if pred.is_still:
+            raise ValueError("the goniometer of a still is not refined")
         S = experiment.goniometer.setting_rotation
         dr = np.einsum("kij,nj->kni", deriv @ S.T, pred.r, optimize=True)
     elif kind == "D":
@@ -145,7 +208,9 @@ def gradients(pred: Prediction, hkl, kind: str, deriv: np.ndarray, experiment) -
     out = np.zeros((k, n, 3))
     if kind == "D":
         ds1 = np.zeros((k, n, 3))
-    elif pred.is_still:
+    elif pred.is_still:  # dr above is the change of the lattice point before it meets the sphere
+        dr, dpsi = ewald_projection_derivatives(pred.M[1], experiment.beam.s0, dr, ds0)
+        out[:, :, 2] = dpsi
         ds1 = ds0 + dr
     else:
         e_x_r = np.cross(pred.e, pred.r)

@@ -131,11 +131,8 @@ class RefinementProblem:
         for i_expt, obs in self.observations.items():
             expt = self.experiments[i_expt]
             pred = predict(expt, obs.hkl, obs.panel, obs.obs[:, 2])
-            res = pred.xyz - obs.obs
+            res = pred.xyz - obs.obs  # for stills the third column is DeltaPsi, observed as zero
             w = 1.0 / obs.var
-            if obs.is_still:
-                res[:, 2] = 0.0
-                w[:, 2] = 0.0
             ok = pred.ok & np.all(np.isfinite(res), axis=1)
             res[~ok] = 0.0
             w = w * ok[:, None]
@@ -227,7 +224,7 @@ def _validate_experiments(experiments):
             raise FriedelError(f"experiment {i}: a rotation scan with zero oscillation width")
 
 
-def _variances(experiments, reflections, sel):
+def _variances(experiments, reflections, sel, delta_psi_sigma_deg):
     var = np.array(reflections["xyzobs.mm.variance"], dtype=float)
     ids = reflections["id"]
     for i, e in enumerate(experiments):
@@ -241,6 +238,8 @@ def _variances(experiments, reflections, sel):
         v = var[rows]
         bad = ~(v > 0)
         v[bad] = np.broadcast_to(floor, v.shape)[bad]
+        if e.is_still:  # DeltaPsi: one constant uncertainty
+            v[:, 2] = np.radians(delta_psi_sigma_deg) ** 2
         var[rows] = v
     return var
 
@@ -298,7 +297,7 @@ def _check_determined(parameterisations, observations, params):
                     f"too few reflections to refine the {p.label} ({nref} for {p.n_free} free parameters, "
                     f"{need} needed); fix some parameters or set auto_reduction.action=fix"
                 )
-    n_obs = sum(2 * len(o) if o.is_still else 3 * len(o) for o in observations.values())
+    n_obs = sum(3 * len(o) for o in observations.values())
     n_free = sum(p.n_free for p in parameterisations)
     if n_obs <= n_free:
         raise FriedelError(f"too few reflections ({n_obs} observations) for {n_free} free parameters")
@@ -320,16 +319,15 @@ def _reject_outliers(problem, params, candidates):
     groups = []
     for key, res, ok in zip(keys, ev.residuals, ev.ok):
         obs = candidates[key]
-        cols = [0, 1] if obs.is_still else [0, 1, 2]
         flags = ~ok.copy()
         out[key] = flags
         panels = obs.panel if params.outlier.separate_panels else np.zeros(len(obs), int)
         for pnl in np.unique(panels):
-            groups.append((key, np.flatnonzero(ok & (panels == pnl)), res[:, cols]))
+            groups.append((key, np.flatnonzero(ok & (panels == pnl)), res))  # X, Y, phi or DeltaPsi
     if not params.outlier.separate_experiments:
         merged = {}
         for key, rows, res in groups:
-            merged.setdefault(len(res[0]), []).append((key, rows, res))
+            merged.setdefault(candidates[key].is_still, []).append((key, rows, res))  # DeltaPsi is not phi
         groups = [("all", g) for g in merged.values()]
     else:
         groups = [("one", [g]) for g in groups]
@@ -364,7 +362,7 @@ def refine(experiments, reflections, params: RefinementParams | None = None) -> 
     reflections = reflections.copy()
     if "xyzobs.mm.value" not in reflections:
         centroids_px_to_mm(experiments, reflections)
-    var = _variances(experiments, reflections, sel)
+    var = _variances(experiments, reflections, sel, params.target.stills_delta_psi_sigma)
     rng = np.random.default_rng(params.reflections.random_seed)
     use = _subset(experiments, reflections, sel, params, rng)
     parameterisations = _build_parameterisations(experiments, params)
@@ -415,7 +413,7 @@ def refine(experiments, reflections, params: RefinementParams | None = None) -> 
 def _finish(experiments, reflections, sel, problem, parameterisations, candidates, outliers, history, final,
             params):
     # parameter table with ESDs from the inverse normal matrix scaled by the reduced chi^2
-    n_obs = sum(2 * len(o) if o.is_still else 3 * len(o) for o in problem.observations.values())
+    n_obs = sum(3 * len(o) for o in problem.observations.values())
     cov = None
     params_out = []
     if problem.n_params:
@@ -486,8 +484,6 @@ def _finish(experiments, reflections, sel, problem, parameterisations, candidate
     for key, res, ok in zip(problem.observations, final.residuals, final.ok):
         r = res[ok]
         rmsds[key] = tuple(float(x) for x in np.sqrt(np.mean(r**2, axis=0))) if len(r) else (np.nan,) * 3
-        if experiments[key].is_still:
-            rmsds[key] = (rmsds[key][0], rmsds[key][1], 0.0)
         n_used[key] = int(ok.sum())
     reason = history[-1].get("reason", "maximum number of iterations") if history else ""
     return RefinementResult(experiments=experiments, reflections=reflections, rmsds=rmsds, history=history,

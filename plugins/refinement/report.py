@@ -65,7 +65,8 @@ def steps_table(result) -> str:
     for s in result.history:
         x, y, p = s["rmsd"]
         rows.append([s["step"], s["nref"], f"{x:.5g}", f"{y:.5g}", f"{np.degrees(p):.5g}"])
-    return table(["Step", "Nref", "RMSD_X (mm)", "RMSD_Y (mm)", "RMSD_Phi (deg)"], rows)
+    angle = "DeltaPsi" if all(e.is_still for e in result.experiments) else "Phi"
+    return table(["Step", "Nref", "RMSD_X (mm)", "RMSD_Y (mm)", f"RMSD_{angle} (deg)"], rows)
 
 
 def rmsd_by_experiment(result) -> str:
@@ -73,9 +74,9 @@ def rmsd_by_experiment(result) -> str:
     for i, (x, y, p) in result.rmsds.items():
         e = result.experiments[i]
         px = e.detector[0].pixel_size
-        images = "" if e.is_still else f"{np.degrees(p) / e.scan.oscillation[1]:.5g}"
-        rows.append([i, result.n_used.get(i, 0), f"{x / px[0]:.5g}", f"{y / px[1]:.5g}", images])
-    return table(["Exp", "Nref", "RMSD_X (px)", "RMSD_Y (px)", "RMSD_Z (images)"], rows)
+        angle = f"{np.degrees(p):.5g} deg" if e.is_still else f"{np.degrees(p) / e.scan.oscillation[1]:.5g} images"
+        rows.append([i, result.n_used.get(i, 0), f"{x / px[0]:.5g}", f"{y / px[1]:.5g}", angle])
+    return table(["Exp", "Nref", "RMSD_X (px)", "RMSD_Y (px)", "RMSD_Z (images) or DeltaPsi"], rows)
 
 
 def parameter_table(result) -> str:

@@ -54,3 +54,34 @@ def observe(experiments, d_min=2.0, seed=1, noise_px=NOISE_PX, noise_images=NOIS
     refl = ReflectionTable.concatenate(tables)
     centroids_px_to_mm(experiments, refl)
     return refl
+
+
+def observe_still(experiment, d_min=2.0, mosaic_deg=0.2, seed=1, noise_px=NOISE_PX):
+    """Spots of a still: lattice points within ``mosaic_deg`` of the Ewald sphere, turned onto it
+    (the DeltaPsi model), at their detector positions plus Gaussian centroid noise."""
+    from friedel.plugins.refinement.prediction import predict
+    from friedel.prediction import generate_indices
+
+    rng = np.random.default_rng(seed)
+    crystal = experiment.crystal
+    hkl = generate_indices(crystal.A, d_min, crystal.space_group_ops)
+    pred = predict(experiment, hkl, np.zeros(len(hkl), np.int64))
+    panel = experiment.detector[0]
+    px = np.full((len(hkl), 2), np.nan)
+    px[pred.ok] = panel.mm_to_px(pred.xyz[pred.ok, :2])
+    nx, ny = panel.image_size
+    keep = (pred.ok & (np.abs(np.degrees(pred.xyz[:, 2])) < mosaic_deg) & (px[:, 0] > 0) & (px[:, 0] < nx)
+            & (px[:, 1] > 0) & (px[:, 1] < ny))
+    n = int(keep.sum())
+    t = ReflectionTable()
+    t["miller_index"] = hkl[keep].astype(np.int32)
+    t["id"] = np.zeros(n, np.int32)
+    t["panel"] = np.zeros(n, np.int64)
+    obs = np.zeros((n, 3))
+    obs[:, :2] = px[keep] + rng.normal(0, noise_px, (n, 2))
+    obs[:, 2] = 0.5
+    t["xyzobs.px.value"] = obs
+    t["xyzobs.px.variance"] = np.tile([noise_px**2, noise_px**2, 0.0], (n, 1))
+    t["flags"] = np.full(n, int(Flags.indexed | Flags.strong), np.int64)
+    centroids_px_to_mm(ExperimentList([experiment]), t)
+    return t

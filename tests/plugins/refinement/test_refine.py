@@ -15,7 +15,7 @@ from friedel.models.crystal import B_matrix
 from friedel.models.geometry import axis_angle_matrix
 from friedel.plugins.refinement import RefinementParams, refine
 from friedel.plugins.refinement.report import format_esd
-from refinement_simulation import NOISE_IMAGES, NOISE_PX, make_experiment, observe
+from refinement_simulation import NOISE_IMAGES, NOISE_PX, make_experiment, observe, observe_still
 
 
 def perturb(experiments, seed=5):
@@ -138,22 +138,26 @@ def test_two_sweeps_share_crystal_and_detector():
     assert np.allclose(results["True"].experiments[0].crystal.A, e0.crystal.A, rtol=1e-6, atol=1e-10)
 
 
-def test_stills_refine_positions_only():
-    expts = ExperimentList()
-    rotation = make_experiment(n_images=2, width=0.5, seed=31)
-    refl = observe(ExperimentList([rotation]), d_min=2.0, seed=3)
-    still = make_experiment(n_images=1, still=True, seed=31)
-    expts.append(still)
-    start = copy.deepcopy(expts)
-    start[0].detector[0].origin = start[0].detector[0].origin + np.array([0.3, -0.2, 0.0])
-    params = RefinementParams()
-    params.parameterisation.crystal.fix = "cell"
-    params.parameterisation.beam.fix = ["all"]
-    result = refine(start, refl, params)
-    x, y, phi = result.rmsds[0]
-    assert phi == 0.0
-    # spots were observed over 1 deg of rotation, so residuals remain, but the shift is found
-    assert result.history[-1]["rmsd"][0] < result.history[0]["rmsd"][0]
+def test_still_refines_distance_and_cell_together():
+    """A longer cell looks like a shorter detector distance on a still unless each lattice point
+    is predicted where it meets the Ewald sphere (the DeltaPsi model): both are recovered from a
+    3% error, and the DeltaPsi RMSD reflects the simulated mosaic spread."""
+    truth = ExperimentList([make_experiment(n_images=1, still=True, seed=31)])
+    refl = observe_still(truth[0], d_min=1.8, mosaic_deg=0.15)
+    assert len(refl) > 150
+    start = copy.deepcopy(truth)
+    start[0].detector[0].origin = start[0].detector[0].origin + np.array([0.3, -0.2, -6.0])  # 200 -> 206 mm
+    crystal = start[0].crystal
+    crystal.A = crystal.A / 1.03  # cell 3% long
+    result = refine(start, refl, RefinementParams())
+    refined = result.experiments[0]
+    assert abs(refined.detector[0].distance - truth[0].detector[0].distance) < 0.3
+    true_cell = np.array(truth[0].crystal.unit_cell.parameters)
+    cell = np.array(refined.crystal.unit_cell.parameters)
+    assert np.all(np.abs(cell[:3] / true_cell[:3] - 1) < 0.002), cell
+    x, y, delta_psi = result.rmsds[0]
+    assert x < 1.5 * NOISE_PX * 0.172 and y < 1.5 * NOISE_PX * 0.172
+    assert 0 < np.degrees(delta_psi) < 0.15  # the simulated mosaic spread
 
 
 def test_bad_input_is_a_clear_error(sweep):
