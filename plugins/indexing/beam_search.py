@@ -88,6 +88,7 @@ class _ShiftedMapping:
                     cols.append(r @ gonio.fixed_rotation)
                 self.rot[in_expt] = np.stack(cols, axis=2)
         self.k = np.linalg.norm(self.s0, axis=1)
+        self.n = n
 
     def rlp(self, shift) -> np.ndarray:
         x = self.lab - shift[0] * self.fast - shift[1] * self.slow
@@ -120,6 +121,12 @@ def _cost(rlp, D, tol):
     return float(np.mean(np.minimum(r * r, tol * tol)))
 
 
+def _indexed_fraction(rlp, D, tol):
+    """Fraction of spots with all three fractional-index residuals below ``tol``."""
+    r = rlp @ D.T
+    return float(np.mean(np.all(np.abs(r - np.round(r)) < tol, axis=1)))
+
+
 def _score(mapping, shift, D0, tol):
     rlp = mapping.rlp(shift)
     D = _fit_basis(rlp, D0, tol)
@@ -129,15 +136,19 @@ def _score(mapping, shift, D0, tol):
 
 
 def _refine(mapping, shift, D, tol, rounds=3):
-    """Least squares of (shift, reciprocal basis A) on ``rlp(shift) - A h``; indices fixed within a
-    round and re-assigned between rounds. Returns (shift, D, cost, shift esd in mm)."""
+    """Least squares of (shift, reciprocal basis A) on ``rlp(shift) - A h``, over more of the
+    (resolution-sorted) spots each round; indices fixed within a round and re-assigned between
+    rounds. Returns (shift, D, cost, shift esd in mm)."""
     shift = np.asarray(shift, float)
     esd = np.full(2, np.nan)
-    for _ in range(rounds):
+    n = mapping.n
+    for k in range(1, rounds + 1):
+        use = np.zeros(n, bool)
+        use[: max(20, n * k // rounds)] = True
         rlp = mapping.rlp(shift)
         hf = rlp @ D.T
         h = np.round(hf)
-        ok = np.all(np.abs(hf - h) < tol, axis=1) & np.any(h != 0, axis=1)
+        ok = use & np.all(np.abs(hf - h) < tol, axis=1) & np.any(h != 0, axis=1)
         if ok.sum() < 10 or np.linalg.matrix_rank(h[ok]) < 3:
             break
         h_ok = h[ok]
@@ -267,7 +278,11 @@ def search_beam_position(experiments, reflections, params):
         t = t.select(t["d"] >= params.d_min)
     if len(t) < 20:
         raise FriedelError(f"only {len(t)} spots for the beam-centre search (20 needed): find more spots")
-    t = t.select(np.argsort(-t["d"])[: params.max_spots])  # lowest resolution first
+    t = t.select(np.argsort(-t["d"]))  # lowest resolution first
+    # the search needs only low-resolution spots; telling aliases apart needs the Ewald-sphere
+    # curvature that high-resolution spots show
+    mapping_all = _ShiftedMapping(experiments, t.select(np.arange(min(len(t), params.refine_spots))))
+    t = t.select(np.arange(min(len(t), params.max_spots)))
     max_cell = params.max_cell or estimate_max_cell(t["rlp"])
     mapping = _ShiftedMapping(experiments, t)
     wavelength = float(1.0 / mapping.k.max())
@@ -292,15 +307,15 @@ def search_beam_position(experiments, reflections, params):
     # 2. a lattice at the best trial shift, where it passes near the origin
     D0 = _find_basis(mapping.rlp(grid[candidates[0]]), max_cell, params.indexing_method)
     log.info("  lattice at (%.3f, %.3f) mm: cell %s", *grid[candidates[0]], _cell_text(D0))
-    start_cost = _score(mapping, np.zeros(2), D0, tol)[0]
+    start_cost = _score(mapping_all, np.zeros(2), D0, tol)[0]
 
     # 3. each candidate refined by least squares of shift and basis; the best fit wins
     best = None
     for i in candidates:
         _, D = _score(mapping, grid[i], D0, tol)
-        shift, D, cost, esd = _refine(mapping, grid[i], D, tol)
-        log.info("  candidate (%.3f, %.3f) mm refined to (%.3f, %.3f) mm, rms residual %.4f, cell %s", *grid[i],
-                 *shift, np.sqrt(cost), _cell_text(D))
+        shift, D, cost, esd = _refine(mapping_all, grid[i], D, tol)
+        log.info("  candidate (%.3f, %.3f) mm refined to (%.3f, %.3f) mm, rms residual %.4f, %.1f%% within 0.1, cell %s", *grid[i],
+                 *shift, np.sqrt(cost), 100*_indexed_fraction(mapping_all.rlp(shift), D, 0.1), _cell_text(D))
         if np.hypot(*shift) <= params.max_shift * 1.2 and (best is None or cost < best[2]):
             best = (shift, D, cost, esd)
     if best is None:

@@ -33,6 +33,17 @@ class IndexAssignmentParams:
 
 
 @scope
+class StillsParams:
+    """Choosing the lattice of a still (each still is indexed on its own)."""
+
+    n_candidates: int = param(5, type=types.Int(min=1), help="Candidate lattices taken through refinement",
+                              expert_level=1)
+    max_rmsd: float = param(2.5, help="A still's refined positional RMSD must be within this (pixels)")
+    near_fraction: float = param(0.8, help="Candidates indexing this fraction of the best count compete on "
+                                 "cell volume (the smallest wins)", expert_level=2)
+
+
+@scope
 class IndexingParams:
     """Lattice search and macro-cycles."""
 
@@ -50,6 +61,7 @@ class IndexingParams:
     index_assignment: IndexAssignmentParams = param(IndexAssignmentParams)
     known_symmetry: KnownSymmetryParams = param(KnownSymmetryParams)
     refine: bool = param(True, help="Refine geometry in each macro-cycle (False: refine the crystal only)", expert_level=1)
+    stills: StillsParams = param(StillsParams)
 
 
 @scope
@@ -87,8 +99,10 @@ class SearchBeamPositionParams:
     max_shift: float = param(3.0, help="Largest beam-centre shift searched (mm)")
     max_cell: float | None = param(None, help="Longest cell edge (Angstrom); None: estimated from the spots")
     d_min: float | None = param(None, help="Use spots to this resolution only; None: all")
-    max_spots: int = param(500, type=types.Int(min=20), help="Use at most this many (lowest-resolution) spots",
+    max_spots: int = param(500, type=types.Int(min=20), help="Lowest-resolution spots used in the search",
                            expert_level=1)
+    refine_spots: int = param(5000, type=types.Int(min=20), help="Lowest-resolution spots used in the final least "
+                              "squares (high-resolution spots tell the right centre from its aliases)", expert_level=1)
     indexing_method: str = param("auto", choices=["auto", "fft3d", "fft1d"],
                                  help="Lattice search at the starting beam centre (auto: fft3d, then fft1d)",
                                  expert_level=1)
