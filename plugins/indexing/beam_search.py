@@ -269,6 +269,13 @@ def search_beam_position(experiments, reflections, params):
     if "xyzobs.px.value" not in reflections:
         raise FriedelError("the reflection file has no spot centroids (xyzobs.px.value); give strong.refl from "
                            "friedel find_spots")
+    stills = [e.scan is None or e.scan.is_still for e in experiments]
+    if sum(stills) > 1:
+        raise FriedelError(f"{sum(stills)} stills given: each has a crystal of its own orientation and the beam-centre "
+                           "search fits one lattice; index with the header centre (friedel index refines the detector)")
+    if any(stills):
+        log.warning("A still: its spots lie off the lattice along the beam (partial reflections), so the shift is "
+                    "less certain than for a rotation sweep")
     t = reflections.copy()
     if "id" not in t:
         t["id"] = np.zeros(len(t), np.int32)

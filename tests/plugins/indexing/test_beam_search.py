@@ -79,3 +79,26 @@ def test_too_few_spots_is_explained(thaumatin_sweep):
     expts, refl, _ = thaumatin_sweep
     with pytest.raises(FriedelError, match="only 10 spots"):
         search_beam_position(expts, refl.select(np.arange(10)), SearchBeamPositionParams())
+
+
+def test_simulated_images_header_centre_off_by_1_5_mm(in_tmp_dir):
+    """The whole way: images from ``friedel simulate`` whose header beam centre is 1.5 mm off
+    (6.17 px along each axis of a PILATUS 300K), spots found on them, the centre searched."""
+    from friedel.plugin_manager import registry
+
+    if "simulate" not in registry("commands"):
+        pytest.skip("friedel simulate is not installed")
+    assert main(["simulate", "preset=tiny", "header_error.beam_centre=6.17,-6.17", "output.directory=.",
+                 "nproc=1"]) == 0
+    assert main(["find_spots", "header.expt", "nproc=1"]) == 0
+    assert main(["search_beam_position", "header.expt", "strong.refl"]) == 0
+    truth = beam_centre_mm(read_experiments("truth.expt"))
+    assert np.hypot(*(beam_centre_mm(read_experiments("header.expt")) - truth)) == pytest.approx(1.5, abs=0.01)
+    assert np.hypot(*(beam_centre_mm(read_experiments("optimised.expt")) - truth)) < 0.1
+
+
+def test_several_stills_are_refused(real_data):
+    folder = real_data / "spots" / "i24_lyso_still"
+    expts = read_experiments(folder / "imported.expt")
+    with pytest.raises(FriedelError, match="4 stills"):
+        search_beam_position(expts, read_reflections(folder / "strong.refl"), SearchBeamPositionParams())
