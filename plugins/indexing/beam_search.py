@@ -7,17 +7,18 @@ lattice search (3D FFT, or 1D FFTs of projections: periodicity) is therefore nea
 to the error, but the *origin* is not: a lattice fitted through ``rlp = 0`` leaves every
 spot with the same fractional-index offset. So:
 
-1. a lattice is found once at the starting geometry (``indexer.find_lattice`` on the
-   low-resolution spots; it is translation invariant, a few mm of error do not hurt);
-2. a grid of trial shifts over ``+-max_shift``, its step set by the longest cell edge so that
-   the fractional-index offset at the nearest grid point stays small, is scored by the
-   truncated fractional-index residual of a reciprocal basis refitted through the origin
-   (low resolution first, then all spots);
-3. the best separated local minima are refined by least squares of shift and basis together
-   (``rlp(shift) = A h``, indices fixed, re-assigned between rounds) and the lowest residual
-   wins. The other minima are the shifts by a reciprocal-lattice vector lying in the detector
-   plane: they fit only to first order, and lose on the curvature of the Ewald sphere and the
-   rotation of the crystal during the sweep.
+1. real-space lattice vectors are found at the starting geometry by the 3D FFT (its power
+   spectrum ignores a rigid shift) and refined with a free offset of their planes;
+2. a grid of trial shifts over ``+-max_shift`` (step a fifth of the plane spacing of the
+   longest vector, seen on the detector) is scored by the mean ``cos(2 pi rlp . x)``, which is
+   1 when every spot projects onto an integer: the lattice passes through the origin;
+3. a lattice (``indexer.find_lattice``) is found at the best trial, where the shift is small;
+4. the best local maxima of the grid are refined by least squares of shift and reciprocal
+   basis together (``rlp(shift) = A h``, indices re-assigned between rounds, more spots to
+   higher resolution each round) and the lowest fractional-index residual wins. The other
+   maxima are shifts by a reciprocal-lattice vector lying in the detector plane: they fit only
+   to first order, and lose on the curvature of the Ewald sphere (seen at high resolution)
+   and the rotation of the crystal during the sweep.
 
 A beam-centre shift is applied as the opposite shift of every panel origin in its own plane.
 """
@@ -321,8 +322,9 @@ def search_beam_position(experiments, reflections, params):
     for i in candidates:
         _, D = _score(mapping, grid[i], D0, tol)
         shift, D, cost, esd = _refine(mapping_all, grid[i], D, tol)
-        log.info("  candidate (%.3f, %.3f) mm refined to (%.3f, %.3f) mm, rms residual %.4f, %.1f%% within 0.1, cell %s", *grid[i],
-                 *shift, np.sqrt(cost), 100*_indexed_fraction(mapping_all.rlp(shift), D, 0.1), _cell_text(D))
+        within = 100 * _indexed_fraction(mapping_all.rlp(shift), D, 0.1)
+        log.info("  candidate (%.3f, %.3f) mm refined to (%.3f, %.3f) mm, rms residual %.4f, %.1f%% within 0.1, "
+                 "cell %s", *grid[i], *shift, np.sqrt(cost), within, _cell_text(D))
         if np.hypot(*shift) <= params.max_shift * 1.2 and (best is None or cost < best[2]):
             best = (shift, D, cost, esd)
     if best is None:
