@@ -17,7 +17,6 @@ misorientation.
 from __future__ import annotations
 
 import glob
-import os
 
 import gemmi
 import numpy as np
@@ -110,7 +109,7 @@ def cell_errors(true_A, found_A, M):
             float(np.max(np.abs(found_cell[3:] - true_cell[3:]))))
 
 
-def match_to_truth(folder, refl, truth_expts):
+def match_to_truth(folder, refl):
     """Row in truth_reflections.refl of the true reflection each found spot is, or -1: nearest
     true centroid within 2 px and 1.5 images (an image counts as 2 px)."""
     truth = read_reflections(str(folder / "truth_reflections.refl"))
@@ -127,7 +126,7 @@ def score(folder, expts, refl):
     """Per found lattice: cell errors against its true lattice; overall: the fraction of true
     spots indexed with the right hkl, and the true lattice each found lattice is."""
     truth_expts = read_experiments(str(folder / "truth.expt"))
-    truth, row = match_to_truth(folder, refl, truth_expts)
+    truth, row = match_to_truth(folder, refl)
     true_id = np.where(row >= 0, truth["id"][row], -1)
     true_hkl = np.where(row[:, None] >= 0, truth["miller_index"][row], 0)
     crystals = expts.crystals
