@@ -7,6 +7,7 @@ Crystal) and the spots with ``id``, ``miller_index`` and the ``indexed`` flag se
 
 from __future__ import annotations
 
+import copy
 import logging
 
 import gemmi
@@ -46,7 +47,10 @@ def index(experiments, reflections, params, refinement_params=None) -> IndexingR
         refl["id"] = np.zeros(len(refl), np.int32)
     spots_in_reciprocal_space(experiments, refl)
     refl["sweep"] = refl["id"].astype(np.int32)
-    if params.joint_indexing or len(experiments) == 1:
+    stills = all(e.is_still for e in experiments)
+    if stills and len(experiments) > 1:
+        log.info("Stills are indexed one image at a time (%d images)", len(experiments))
+    if (params.joint_indexing and not stills) or len(experiments) == 1:
         groups = [list(range(len(experiments)))]
     else:
         groups = [[i] for i in range(len(experiments))]
@@ -56,14 +60,15 @@ def index(experiments, reflections, params, refinement_params=None) -> IndexingR
         sel = np.isin(refl["sweep"], group)
         sub = refl.select(sel)
         sub["sweep"] = np.searchsorted(group, sub["sweep"]).astype(np.int32)
+        what = "still" if stills else "sweep"
         if len(groups) > 1:
-            log.info("Indexing sweep %d of %d on its own", group[0] + 1, len(experiments))
+            log.info("Indexing %s %d of %d on its own", what, group[0] + 1, len(experiments))
         try:
             result = _index_crystal(sweeps, sub, params, refinement_params)
         except FriedelError as exc:
             if len(groups) == 1:
                 raise
-            log.warning("Sweep %d not indexed: %s", group[0] + 1, exc)
+            log.warning("%s %d not indexed: %s", what.capitalize(), group[0] + 1, exc)
             sub["id"] = np.full(len(sub), -1, np.int32)
             sub["miller_index"] = np.zeros((len(sub), 3), np.int32)
             out_refl.append(sub)
@@ -77,6 +82,9 @@ def index(experiments, reflections, params, refinement_params=None) -> IndexingR
         misorientations.extend(result.misorientations)
         max_cells.append(result.max_cell)
     if len(out_expts) == 0:
+        if stills:
+            raise FriedelError("no still could be indexed; see the messages above (check unit_cell=/space_group=, "
+                               "the detector distance and the beam centre)")
         raise FriedelError("no sweep could be indexed; see the messages above (try joint_indexing=True)")
     table = _concatenate(out_refl)
     del table["sweep"]
@@ -123,6 +131,7 @@ def _index_crystal(sweeps, refl, params, refinement_params) -> IndexingResult:
 
     crystals: list[Crystal] = []
     cycles = []
+    stills = all(e.is_still for e in sweeps)
     for n_lattice in range(params.max_lattices):
         if crystals:
             unindexed = refl["id"] < 0
@@ -131,20 +140,28 @@ def _index_crystal(sweeps, refl, params, refinement_params) -> IndexingResult:
         if unindexed.sum() < params.min_spots:
             break
         try:
-            D = find_lattice(rlp[unindexed], max_cell, d, params, space_group, primitive_cell,
-                             d_start=d_start, spot_d=d[unindexed])
+            if not stills:
+                candidates = lattice_candidates(rlp[unindexed], max_cell, params, space_group, primitive_cell,
+                                                d_start=d_start, spot_d=d[unindexed])
+            if stills:
+                candidates = lattice_candidates(rlp[unindexed], max_cell, params, space_group, primitive_cell,
+                                                d_start=d_start, spot_d=d[unindexed], known_setting=False)
+                crystal, trial = _best_still_lattice(candidates, sweeps, refl, crystals, schedule, params,
+                                                     refinement_params, space_group)
+            else:
+                crystal, trial = _crystal_from_basis(candidates[0], space_group), None
         except FriedelError:
             if not crystals:
                 raise
             log.info("No further lattice among the %d unindexed spots", unindexed.sum())
             break
-        crystal = Crystal(np.linalg.inv(D))
-        if space_group is not None:
-            crystal.set_space_group(space_group)
-            apply_cell_constraints(crystal)
         crystals.append(crystal)
         log.info("Lattice %d found: %s", n_lattice + 1, _cell_text(crystal))
-        sweeps, crystals, refl, cyc = _macro_cycles(sweeps, refl, crystals, schedule, params, refinement_params)
+        if trial is not None:  # the chosen still candidate has been through the macro-cycles already
+            sweeps, crystals, refl, cyc = trial
+            _log_cycles(cyc, angle="DeltaPsi")
+        else:
+            sweeps, crystals, refl, cyc = _macro_cycles(sweeps, refl, crystals, schedule, params, refinement_params)
         cycles.extend(cyc)
         counts = np.bincount(refl["id"][refl["id"] >= 0] // len(sweeps), minlength=len(crystals))
         if len(crystals) > 1 and counts[-1] < max(params.min_spots, params.min_lattice_fraction * n):
@@ -163,6 +180,71 @@ def _index_crystal(sweeps, refl, params, refinement_params) -> IndexingResult:
             log.info("Misorientation between lattices %d and %d: %.2f degrees", i + 1, j + 1, angle)
     _log_models(experiments, refl, cycles[-1]["cell_esds"] if cycles else {})
     return IndexingResult(experiments, refl, cycles, max_cell, misorientations)
+
+
+def _crystal_from_basis(D, space_group) -> Crystal:
+    crystal = Crystal(np.linalg.inv(D))
+    if space_group is not None:
+        crystal.set_space_group(space_group)
+        apply_cell_constraints(crystal)
+    return crystal
+
+
+def _best_still_lattice(candidates, sweeps, refl, crystals, schedule, params, refinement_params, space_group):
+    """The candidate lattice of a still that survives refinement best.
+
+    A still samples one thin shell of reciprocal space and its header geometry is often a
+    few percent off, so the lattice that indexes most spots before refinement is not always
+    the right one. The first few candidates are each taken through the macro-cycles; those
+    refining to an RMSD within ``stills.max_rmsd`` pixels compete on spots indexed, and among
+    those indexing nearly as many as the best the smallest cell wins (a supercell indexes
+    the same spots and a few more by chance). A known cell is checked after refinement, since
+    a still's header distance can stretch the unrefined cell by more than the tolerance.
+    Returns the crystal and the macro-cycle result.
+    """
+    limits = params.stills
+    known = params.known_symmetry
+    pixel = min(sweeps[0].detector[0].pixel_size)
+    trials = []
+    quiet = log.level
+    log.setLevel(logging.WARNING)  # the trials would repeat every macro-cycle line per candidate
+    try:
+        for D in candidates[: limits.n_candidates]:
+            crystal = _crystal_from_basis(D, None)  # Niggli setting: symmetry is applied after refinement
+            try:
+                result = _macro_cycles(copy.deepcopy(sweeps), refl.copy(), crystals + [crystal], schedule, params,
+                                       refinement_params)
+                if space_group is not None or known.unit_cell is not None:
+                    D = lat.conventional_setting(
+                        result[1][-1].real_space_vectors, space_group or gemmi.SpaceGroup("P 1"), known.unit_cell,
+                        known.relative_length_tolerance, known.absolute_angle_tolerance)
+                    result = _macro_cycles(result[0], result[2], result[1][:-1] + [_crystal_from_basis(D, space_group)],
+                                           schedule[-1:], params, refinement_params)
+            except FriedelError as exc:
+                log.debug("candidate %s failed: %s", _cell_text(crystal), exc)
+                continue
+            record = result[3][-1]
+            n_new = record["n_indexed"][-1]
+            rmsd_px = max(np.max(np.array(list(record["rmsds"].values()))[:, :2]) / pixel, 0.0) \
+                if record["rmsds"] else np.inf
+            trials.append((result[1][-1], n_new, rmsd_px, result))
+    finally:
+        log.setLevel(quiet)
+    for crystal, n_new, rmsd_px, _ in trials:
+        log.info("  candidate %s: %d spots indexed, RMSD %.2f px", _cell_text(crystal), n_new, rmsd_px)
+    good = [t for t in trials if t[2] <= limits.max_rmsd and t[1] >= params.min_spots]
+    if not good:
+        best = min((t[2] for t in trials), default=np.inf)
+        if not trials and (space_group is not None or known.unit_cell is not None):
+            raise FriedelError("no candidate lattice of this still fits the known symmetry after refinement; "
+                               "check unit_cell=/space_group= or index without them")
+        raise FriedelError(f"no candidate lattice of this still refines to an RMSD within {limits.max_rmsd:g} px "
+                           f"(best {best:.1f} px) with at least {params.min_spots} spots: too few or wrong spots, "
+                           "or the geometry is far off (check the detector distance and beam centre)")
+    most = max(t[1] for t in good)
+    near = [t for t in good if t[1] >= limits.near_fraction * most]
+    chosen = min(near, key=lambda t: (round(np.log(t[0].unit_cell.volume) / 0.1), -t[1], t[2]))
+    return chosen[0], chosen[3]
 
 
 def _primitive_known_cell(unit_cell, space_group):
@@ -187,6 +269,15 @@ def _resolution_schedule(d_start, d_all, n_cycles):
 def find_lattice(rlp, max_cell, d, params, space_group=None, primitive_cell=None, d_start=None, spot_d=None):
     """A direct basis (rows) for the spots ``rlp``: Niggli-reduced, or in the reference
     setting of ``space_group`` when given. Raises FriedelError when no lattice is found."""
+    return lattice_candidates(rlp, max_cell, params, space_group, primitive_cell, d_start, spot_d)[0]
+
+
+def lattice_candidates(rlp, max_cell, params, space_group=None, primitive_cell=None, d_start=None, spot_d=None,
+                       known_setting=True):
+    """Candidate direct bases (rows) for the spots ``rlp``, best first (fraction indexed, then
+    RMS fractional residual); Niggli-reduced, or in the reference setting of ``space_group``
+    (``known_setting=False``: Niggli-reduced even when the symmetry is known; the caller checks
+    the cell after refinement). Raises FriedelError when no lattice is found."""
     method_cls = get_plugin("indexing_methods", params.method)
     method_params = getattr(params, params.method, None)
     method = method_cls(method_params) if method_params is not None else method_cls()
@@ -212,11 +303,11 @@ def find_lattice(rlp, max_cell, d, params, space_group=None, primitive_cell=None
     if not bases:
         raise FriedelError(f"no lattice found in {len(rlp)} spots (no three independent vectors); {hint}")
     tol = params.index_assignment.tolerance
-    best, best_key, fit_error = None, None, None
+    found, fit_error = [], None
     for D in bases:
         D = lat.niggli_reduce(D)
         D = _fit_basis(D, low, tol)
-        if space_group is not None or params.known_symmetry.unit_cell is not None:
+        if known_setting and (space_group is not None or params.known_symmetry.unit_cell is not None):
             try:
                 D = lat.conventional_setting(
                     D, space_group or gemmi.SpaceGroup("P 1"), params.known_symmetry.unit_cell,
@@ -228,14 +319,14 @@ def find_lattice(rlp, max_cell, d, params, space_group=None, primitive_cell=None
         resid = np.abs(h - np.round(h))
         ok = np.all(resid < tol, axis=1)
         key = (round(ok.mean(), 2), -float(np.sqrt(np.mean(resid[ok] ** 2))) if ok.any() else -1.0)
-        if best_key is None or key > best_key:
-            best, best_key = D, key
-    if best is None:
+        found.append((key, D))
+    if not found:
         raise fit_error
-    if best_key[0] < 0.2:
-        raise FriedelError(f"no lattice found: the best basis indexes only {100 * best_key[0]:.0f}% of "
+    found.sort(key=lambda kd: kd[0], reverse=True)
+    if found[0][0][0] < 0.2:
+        raise FriedelError(f"no lattice found: the best basis indexes only {100 * found[0][0][0]:.0f}% of "
                            f"{len(low)} spots; {hint}")
-    return best
+    return [D for _, D in found]
 
 
 def _fit_basis(D, rlp, tol, iterations=3):
@@ -252,13 +343,14 @@ def _fit_basis(D, rlp, tol, iterations=3):
 
 
 def _experiments(sweeps, crystals) -> ExperimentList:
-    """One experiment per lattice and sweep (lattice-major); sweeps share each lattice's Crystal."""
+    """One experiment per lattice and sweep (lattice-major); sweeps share each lattice's Crystal.
+    The first lattice keeps each sweep's identifier; further lattices get new ones."""
     out = ExperimentList()
-    for crystal in crystals:
+    for k, crystal in enumerate(crystals):
         for s in sweeps:
             out.append(Experiment(beam=s.beam, detector=s.detector, goniometer=s.goniometer, scan=s.scan,
                                   crystal=crystal, imageset=s.imageset, profile=s.profile,
-                                  scaling_model=s.scaling_model))
+                                  scaling_model=s.scaling_model, identifier=s.identifier if k == 0 else ""))
     return out
 
 
@@ -297,22 +389,56 @@ def _macro_cycles(sweeps, refl, crystals, schedule, params, refinement_params):
             for name in ("xyzobs.mm.value", "xyzobs.mm.variance", "s1", "rlp", "d"):
                 refl[name] = tmp[name]
         refl = _assign(refl, crystals, n_sweeps, params, d_limit)
+        if all(e.is_still for e in sweeps):
+            refl = _unindex_far_spots(sweeps, crystals, refl, params.stills.max_offset)
         counts = np.bincount(refl["id"][refl["id"] >= 0] // n_sweeps, minlength=len(crystals))
         in_range = int(np.sum(refl["d"] >= d_limit))
         record = {"cycle": cycle, "d_min": d_limit, "n_spots": in_range, "n_indexed": counts.tolist(),
                   "fraction_indexed": float(counts.sum() / max(1, in_range)), "rmsds": rmsds,
                   "cells": [c.unit_cell.parameters for c in crystals], "cell_esds": esds}
         cycles.append(record)
-        rmsd_text = ""
-        if rmsds:
-            r = np.array(list(rmsds.values()))
-            rmsd_text = (f", RMSD x {np.mean(r[:, 0]):.3f} mm, y {np.mean(r[:, 1]):.3f} mm, "
-                         f"phi {np.degrees(np.mean(r[:, 2])):.3f} deg")
-        log.info("Macro-cycle %d (d_min %.2f A): %d of %d spots indexed (%.1f%%)%s", cycle, d_limit,
-                 counts.sum(), in_range, 100 * record["fraction_indexed"], rmsd_text)
-        for i, c in enumerate(crystals):
-            log.info("  lattice %d: %s, %d spots", i + 1, _cell_text(c), counts[i])
+        _log_cycles([record], angle="DeltaPsi" if all(e.is_still for e in sweeps) else "phi")
     return sweeps, crystals, refl, cycles
+
+
+def _log_cycles(records, angle="phi") -> None:
+    for record in records:
+        rmsd_text = ""
+        if record["rmsds"]:
+            r = np.array(list(record["rmsds"].values()))
+            rmsd_text = (f", RMSD x {np.mean(r[:, 0]):.3f} mm, y {np.mean(r[:, 1]):.3f} mm, "
+                         f"{angle} {np.degrees(np.mean(r[:, 2])):.3f} deg")
+        counts = record["n_indexed"]
+        log.info("Macro-cycle %d (d_min %.2f A): %d of %d spots indexed (%.1f%%)%s", record["cycle"],
+                 record["d_min"], sum(counts), record["n_spots"], 100 * record["fraction_indexed"], rmsd_text)
+        for i, cell in enumerate(record["cells"]):
+            log.info("  lattice %d: cell %s, %d spots", i + 1, " ".join(f"{x:.4f}" for x in cell), counts[i])
+
+
+def _unindex_far_spots(sweeps, crystals, refl, max_offset_px):
+    """Stills: a fractional-index tolerance does not bound how far a spot lies from its
+    prediction (the lattice point may sit off the Ewald sphere), so indexed spots predicted more
+    than ``max_offset_px`` pixels away are returned to the unindexed pool."""
+    from friedel.plugins.refinement.prediction import predict
+
+    n_sweeps = len(sweeps)
+    panel = refl["panel"] if "panel" in refl else np.zeros(len(refl), np.int64)
+    far = np.zeros(len(refl), bool)
+    for k, crystal in enumerate(crystals):
+        for i, sweep in enumerate(sweeps):
+            rows = np.flatnonzero(refl["id"] == k * n_sweeps + i)
+            if not len(rows):
+                continue
+            e = Experiment(beam=sweep.beam, detector=sweep.detector, goniometer=sweep.goniometer, scan=sweep.scan,
+                           crystal=crystal)
+            xyz = predict(e, refl["miller_index"][rows], panel[rows]).xyz
+            pixel = min(sweep.detector[0].pixel_size)
+            offset = np.linalg.norm(xyz[:, :2] - refl["xyzobs.mm.value"][rows, :2], axis=1) / pixel
+            far[rows] = ~(offset <= max_offset_px)
+    refl["id"] = np.where(far, -1, refl["id"]).astype(np.int32)
+    refl["miller_index"] = np.where(far[:, None], 0, refl["miller_index"]).astype(np.int32)
+    refl["flags"] = np.where(far, refl["flags"] & ~np.int64(int(Flags.indexed)), refl["flags"]).astype(np.int64)
+    return refl
 
 
 def _take_models(refined, n_sweeps, n_crystals, sweeps):

@@ -39,6 +39,8 @@ class StillsParams:
     n_candidates: int = param(5, type=types.Int(min=1), help="Candidate lattices taken through refinement",
                               expert_level=1)
     max_rmsd: float = param(2.5, help="A still's refined positional RMSD must be within this (pixels)")
+    max_offset: float = param(3.0, help="Indexed spots predicted further than this from their centroid (pixels) "
+                              "are left unindexed", expert_level=1)
     near_fraction: float = param(0.8, help="Candidates indexing this fraction of the best count compete on "
                                  "cell volume (the smallest wins)", expert_level=2)
 
