@@ -2,7 +2,8 @@
 
     python contrib/bench/index.py [--data ../shared/data/real] [--dials]
 
-Prints one line per case and method: spots, % indexed, cell, seconds. With ``--dials`` (DIALS
+Prints one line per case and method: spots, % indexed, experiments indexed (stills: images
+indexed of all), seconds, the first cell. With ``--dials`` (DIALS
 installed) runs ``dials.index`` on the same files in a temporary folder and prints its time
 (report only; nothing of DIALS is used by friedel).
 """
@@ -24,34 +25,42 @@ from friedel.io import read_experiments, read_reflections
 from friedel.plugins.indexing.indexer import index
 from friedel.plugins.indexing.params import IndexingParams
 
-CASES = {
-    "centroid": ["fft3d", "fft1d"],
-    "phi_scan": ["fft3d", "fft1d"],
-    "l_cysteine_4x10img": ["fft3d", "fft1d"],
-    "quartz_ED": ["fft3d", "fft1d"],
-}
+# (case, experiments file, reflections file, methods, known symmetry (space group, cell) or None)
+SWEEPS = [(case, "imported.expt", "strong.refl", ["fft3d", "fft1d"], None)
+          for case in ("centroid", "phi_scan", "l_cysteine_4x10img", "quartz_ED")]
+STILLS = [
+    ("i24_lyso_still", "imported.expt", "strong.refl", ["fft3d"], ("P 1", (38.06, 78.78, 78.91, 90, 90, 90))),
+    ("ssx_CuNiR", "imported_with_ref_5.expt", "strong_5.refl", ["fft3d", "real_space_grid_search"],
+     ("P 21 3", (96.4, 96.4, 96.4, 90, 90, 90))),
+]
 
 
-def run_friedel(spots: Path, method: str):
-    expts = read_experiments(spots / "imported.expt")
-    refl = read_reflections(spots / "strong.refl")
+def run_friedel(spots: Path, expt_name: str, refl_name: str, method: str, symmetry):
+    expts = read_experiments(spots / expt_name)
+    refl = read_reflections(spots / refl_name)
     p = IndexingParams()
     p.method = method
+    if symmetry is not None:
+        p.known_symmetry.space_group, p.known_symmetry.unit_cell = symmetry
     t0 = time.perf_counter()
     result = index(expts, refl, p)
     dt = time.perf_counter() - t0
     frac = float(np.mean(result.reflections["id"] >= 0))
     cell = result.experiments[0].crystal.unit_cell.parameters
-    return dt, len(refl), frac, cell
+    return dt, len(refl), frac, cell, f"{len(result.experiments)}/{len(expts)}"
 
 
-def run_dials(spots: Path, method: str):
+def run_dials(spots: Path, expt_name: str, refl_name: str, method: str, symmetry):
     if shutil.which("dials.index") is None:
         return None
+    args = [f"indexing.method={method}"]
+    if symmetry is not None:
+        args += [f"known_symmetry.space_group={symmetry[0].replace(' ', '')}",
+                 "known_symmetry.unit_cell=" + ",".join(str(x) for x in symmetry[1]), "joint_indexing=False"]
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        proc = subprocess.run(["dials.index", str(spots / "imported.expt"), str(spots / "strong.refl"),
-                               f"indexing.method={method}"], cwd=tmp, capture_output=True, text=True)
+        proc = subprocess.run(["dials.index", str(spots / expt_name), str(spots / refl_name), *args],
+                              cwd=tmp, capture_output=True, text=True)
         dt = time.perf_counter() - t0
     return dt if proc.returncode == 0 else f"failed ({dt:.1f} s)"
 
@@ -63,18 +72,19 @@ def main():
     args = ap.parse_args()
     logging.getLogger("friedel").setLevel(logging.WARNING)
     root = Path(args.data) / "spots"
-    print(f"{'case':22s} {'method':8s} {'spots':>6s} {'indexed':>8s} {'friedel s':>10s} {'dials s':>10s}  cell")
-    for case, methods in CASES.items():
+    print(f"{'case':20s} {'method':22s} {'spots':>6s} {'indexed':>8s} {'expts':>5s} {'friedel s':>10s} "
+          f"{'dials s':>10s}  first cell")
+    for case, expt_name, refl_name, methods, symmetry in SWEEPS + STILLS:
         for method in methods:
             try:
-                dt, n, frac, cell = run_friedel(root / case, method)
+                dt, n, frac, cell, n_expts = run_friedel(root / case, expt_name, refl_name, method, symmetry)
             except Exception as exc:  # a benchmark reports failures and goes on
-                print(f"{case:22s} {method:8s} failed: {exc}")
+                print(f"{case:20s} {method:22s} failed: {exc}")
                 continue
-            d = run_dials(root / case, method) if args.dials else None
+            d = run_dials(root / case, expt_name, refl_name, method, symmetry) if args.dials else None
             d_text = f"{d:10.2f}" if isinstance(d, float) else f"{str(d or '-'):>10s}"
             cell_text = " ".join(f"{x:.2f}" for x in cell)
-            print(f"{case:22s} {method:8s} {n:6d} {100 * frac:7.1f}% {dt:10.2f} {d_text}  {cell_text}")
+            print(f"{case:20s} {method:22s} {n:6d} {100 * frac:7.1f}% {n_expts:>5s} {dt:10.2f} {d_text}  {cell_text}")
 
 
 if __name__ == "__main__":

@@ -140,16 +140,22 @@ def _index_crystal(sweeps, refl, params, refinement_params) -> IndexingResult:
         if unindexed.sum() < params.min_spots:
             break
         try:
-            if not stills:
-                candidates = lattice_candidates(rlp[unindexed], max_cell, params, space_group, primitive_cell,
-                                                d_start=d_start, spot_d=d[unindexed])
+            trial = None
             if stills:
                 candidates = lattice_candidates(rlp[unindexed], max_cell, params, space_group, primitive_cell,
                                                 d_start=d_start, spot_d=d[unindexed], known_setting=False)
                 crystal, trial = _best_still_lattice(candidates, sweeps, refl, crystals, schedule, params,
                                                      refinement_params, space_group)
-            else:
-                crystal, trial = _crystal_from_basis(candidates[0], space_group), None
+            elif space_group is not None or known.unit_cell is not None:
+                trial = _refined_then_symmetrised(rlp[unindexed], max_cell, params, space_group, primitive_cell,
+                                                  d_start, d[unindexed], sweeps, refl, crystals, schedule,
+                                                  refinement_params)
+                if trial is not None:
+                    crystal = trial[1][-1]
+            if trial is None and not stills:
+                candidates = lattice_candidates(rlp[unindexed], max_cell, params, space_group, primitive_cell,
+                                                d_start=d_start, spot_d=d[unindexed])
+                crystal = _crystal_from_basis(candidates[0], space_group)
         except FriedelError:
             if not crystals:
                 raise
@@ -157,9 +163,13 @@ def _index_crystal(sweeps, refl, params, refinement_params) -> IndexingResult:
             break
         crystals.append(crystal)
         log.info("Lattice %d found: %s", n_lattice + 1, _cell_text(crystal))
-        if trial is not None:  # the chosen still candidate has been through the macro-cycles already
+        if trial is not None:  # the lattice has been through (some of) the macro-cycles already
             sweeps, crystals, refl, cyc = trial
-            _log_cycles(cyc, angle="DeltaPsi")
+            _log_cycles(cyc, angle="DeltaPsi" if stills else "phi")
+            if not stills:
+                sweeps, crystals, refl, more = _macro_cycles(sweeps, refl, crystals, schedule[1:], params,
+                                                             refinement_params)
+                cyc = cyc + more
         else:
             sweeps, crystals, refl, cyc = _macro_cycles(sweeps, refl, crystals, schedule, params, refinement_params)
         cycles.extend(cyc)
@@ -188,6 +198,31 @@ def _crystal_from_basis(D, space_group) -> Crystal:
         crystal.set_space_group(space_group)
         apply_cell_constraints(crystal)
     return crystal
+
+
+def _refined_then_symmetrised(rlp, max_cell, params, space_group, primitive_cell, d_start, spot_d, sweeps, refl,
+                              crystals, schedule, refinement_params):
+    """Known symmetry on a sweep: the best lattice refined for one macro-cycle in P1, then put
+    in the reference setting and constrained (re-refined at the same resolution).
+
+    A basis fitted to unrefined rlps can be sheared or stretched by the header geometry (a
+    narrow wedge, a detector distance a few percent off) beyond the cell tolerance, or forced
+    into the wrong orientation by the symmetry. Returns the macro-cycle result, or None when
+    the refined lattice does not fit either (the caller then searches in the known setting).
+    """
+    known = params.known_symmetry
+    try:
+        candidates = lattice_candidates(rlp, max_cell, params, space_group, primitive_cell, d_start=d_start,
+                                        spot_d=spot_d, known_setting=False)
+        first = _macro_cycles(sweeps, refl, crystals + [_crystal_from_basis(candidates[0], None)], schedule[:1],
+                              params, refinement_params, quiet=True)
+        D = lat.conventional_setting(first[1][-1].real_space_vectors, space_group or gemmi.SpaceGroup("P 1"),
+                                     known.unit_cell, known.relative_length_tolerance, known.absolute_angle_tolerance)
+    except FriedelError as exc:
+        log.debug("refining in P1 first did not give the known symmetry: %s", exc)
+        return None
+    return _macro_cycles(first[0], first[2], first[1][:-1] + [_crystal_from_basis(D, space_group)], schedule[:1],
+                         params, refinement_params, quiet=True)
 
 
 def _best_still_lattice(candidates, sweeps, refl, crystals, schedule, params, refinement_params, space_group):
@@ -368,7 +403,7 @@ def _assign(refl, crystals, n_sweeps, params, d_limit):
     return refl
 
 
-def _macro_cycles(sweeps, refl, crystals, schedule, params, refinement_params):
+def _macro_cycles(sweeps, refl, crystals, schedule, params, refinement_params, quiet=False):
     """Assign, refine, widen resolution; geometry updated in place of ``sweeps``."""
     cycles = []
     n_sweeps = len(sweeps)
@@ -397,7 +432,8 @@ def _macro_cycles(sweeps, refl, crystals, schedule, params, refinement_params):
                   "fraction_indexed": float(counts.sum() / max(1, in_range)), "rmsds": rmsds,
                   "cells": [c.unit_cell.parameters for c in crystals], "cell_esds": esds}
         cycles.append(record)
-        _log_cycles([record], angle="DeltaPsi" if all(e.is_still for e in sweeps) else "phi")
+        if not quiet:
+            _log_cycles([record], angle="DeltaPsi" if all(e.is_still for e in sweeps) else "phi")
     return sweeps, crystals, refl, cycles
 
 

@@ -196,6 +196,7 @@ def conventional_setting(D: np.ndarray, space_group: gemmi.SpaceGroup, unit_cell
     M = np.stack([u[ia], u[ib], u[ic]], axis=1)
     det = np.round(np.linalg.det(M)).astype(int)
     ok = det == mult
+    ok[ok] = _has_centring(M[ok], space_group)
     M = M[ok]
     if len(M) == 0:
         raise _no_fit(D, space_group, unit_cell)
@@ -220,6 +221,18 @@ def conventional_setting(D: np.ndarray, space_group: gemmi.SpaceGroup, unit_cell
         if target is not None or cell.is_compatible_with_spacegroup(space_group, 0.05):
             return B[i]
     return B[order[0]]
+
+
+def _has_centring(M: np.ndarray, space_group: gemmi.SpaceGroup) -> np.ndarray:
+    """Whether the cells ``M @ D`` (n, 3, 3) carry the centring of ``space_group``: every primitive
+    vector (a row of ``M^-1``) must sit on a centring translation of the new cell. The
+    determinant alone cannot tell C from I (or A, B) centring."""
+    cen = np.array(space_group.operations().cen_ops, dtype=float) / gemmi.Op.DEN  # (m, 3)
+    frac = np.mod(np.linalg.inv(M), 1.0)  # (n, 3 rows, 3)
+    diff = np.abs(frac[:, :, None, :] - cen[None, None, :, :])
+    diff = np.minimum(diff, 1.0 - diff)
+    on_centring = np.any(np.all(diff < 1e-6, axis=3), axis=2)  # (n, 3)
+    return np.all(on_centring, axis=1)
 
 
 def _no_fit(D, space_group, unit_cell) -> FriedelError:

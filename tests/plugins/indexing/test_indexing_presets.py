@@ -181,17 +181,11 @@ def test_preset_each_method(sweeps, case, method):
         assert np.allclose(expts[0].crystal.unit_cell.parameters, truth.unit_cell.parameters, rtol=1e-3)
 
 
-NARROW_WEDGE_SYMMETRISED_TOO_EARLY = pytest.mark.xfail(
-    strict=True,
-    reason="indexer weakness: the basis fitted to a 5 deg wedge is distorted (P1 57.0, 59.1, 150.6, "
-    "87.4, 92.0, 89.7) and is forced to P41212 before any refinement: wrong orientation, 60% of the spots "
-    "indexed, cell 58.1, 58.1, 151.4 (+0.5/+0.9%); the P1 searches refine first and reach the truth")
-
-
-@pytest.mark.parametrize("method", ["fft3d", "fft1d",
-                                    pytest.param("real_space_grid_search", marks=NARROW_WEDGE_SYMMETRISED_TOO_EARLY)])
+@pytest.mark.parametrize("method", METHODS)
 def test_narrow_wedge(sweeps, method):
-    """5 degrees of 0.1 degree images: fft1d is the method for it, the others should cope too."""
+    """5 degrees of 0.1 degree images: fft1d is the method for it, the others should cope too (with a
+    known cell the lattice is refined in P1 before the symmetry is imposed: the distorted unrefined
+    basis would otherwise be forced into a wrong orientation)."""
     folder = sweeps("narrow_wedge")
     expts, refl = run_index(folder, method, *known_symmetry("narrow_wedge", method))
     check(folder, expts, refl)
