@@ -210,19 +210,27 @@ def _refined_then_symmetrised(rlp, max_cell, params, space_group, primitive_cell
     into the wrong orientation by the symmetry. Returns the macro-cycle result, or None when
     the refined lattice does not fit either (the caller then searches in the known setting).
     """
-    known = params.known_symmetry
     try:
         candidates = lattice_candidates(rlp, max_cell, params, space_group, primitive_cell, d_start=d_start,
                                         spot_d=spot_d, known_setting=False)
         first = _macro_cycles(sweeps, refl, crystals + [_crystal_from_basis(candidates[0], None)], schedule[:1],
                               params, refinement_params, quiet=True)
-        D = lat.conventional_setting(first[1][-1].real_space_vectors, space_group or gemmi.SpaceGroup("P 1"),
-                                     known.unit_cell, known.relative_length_tolerance, known.absolute_angle_tolerance)
+        return _with_known_symmetry(first, space_group, schedule[:1], params, refinement_params)
     except FriedelError as exc:
         log.debug("refining in P1 first did not give the known symmetry: %s", exc)
         return None
-    return _macro_cycles(first[0], first[2], first[1][:-1] + [_crystal_from_basis(D, space_group)], schedule[:1],
-                         params, refinement_params, quiet=True)
+
+
+def _with_known_symmetry(result, space_group, schedule, params, refinement_params):
+    """A macro-cycle result whose newest lattice is put in the known setting (reference setting of
+    ``space_group``, cell checked against ``unit_cell``), constrained and refined again over
+    ``schedule``. Raises FriedelError when the refined lattice does not fit."""
+    known = params.known_symmetry
+    sweeps, crystals, refl, _ = result
+    D = lat.conventional_setting(crystals[-1].real_space_vectors, space_group or gemmi.SpaceGroup("P 1"),
+                                 known.unit_cell, known.relative_length_tolerance, known.absolute_angle_tolerance)
+    return _macro_cycles(sweeps, refl, crystals[:-1] + [_crystal_from_basis(D, space_group)], schedule, params,
+                         refinement_params, quiet=True)
 
 
 def _best_still_lattice(candidates, sweeps, refl, crystals, schedule, params, refinement_params, space_group):
@@ -241,7 +249,7 @@ def _best_still_lattice(candidates, sweeps, refl, crystals, schedule, params, re
     known = params.known_symmetry
     pixel = min(sweeps[0].detector[0].pixel_size)
     trials = []
-    quiet = log.level
+    level = log.level
     log.setLevel(logging.WARNING)  # the trials would repeat every macro-cycle line per candidate
     try:
         for D in candidates[: limits.n_candidates]:
@@ -250,11 +258,7 @@ def _best_still_lattice(candidates, sweeps, refl, crystals, schedule, params, re
                 result = _macro_cycles(copy.deepcopy(sweeps), refl.copy(), crystals + [crystal], schedule, params,
                                        refinement_params)
                 if space_group is not None or known.unit_cell is not None:
-                    D = lat.conventional_setting(
-                        result[1][-1].real_space_vectors, space_group or gemmi.SpaceGroup("P 1"), known.unit_cell,
-                        known.relative_length_tolerance, known.absolute_angle_tolerance)
-                    result = _macro_cycles(result[0], result[2], result[1][:-1] + [_crystal_from_basis(D, space_group)],
-                                           schedule[-1:], params, refinement_params)
+                    result = _with_known_symmetry(result, space_group, schedule[-1:], params, refinement_params)
             except FriedelError as exc:
                 log.debug("candidate %s failed: %s", _cell_text(crystal), exc)
                 continue
@@ -264,7 +268,7 @@ def _best_still_lattice(candidates, sweeps, refl, crystals, schedule, params, re
                 if record["rmsds"] else np.inf
             trials.append((result[1][-1], n_new, rmsd_px, result))
     finally:
-        log.setLevel(quiet)
+        log.setLevel(level)
     for crystal, n_new, rmsd_px, _ in trials:
         log.info("  candidate %s: %d spots indexed, RMSD %.2f px", _cell_text(crystal), n_new, rmsd_px)
     good = [t for t in trials if t[2] <= limits.max_rmsd and t[1] >= params.min_spots]
