@@ -34,6 +34,7 @@ from scipy.optimize import least_squares
 from friedel.errors import FriedelError
 from friedel.models.geometry import rotate_vectors
 from friedel.plugins.indexing.reciprocal import estimate_max_cell, first_cycle_d_min, spots_in_reciprocal_space
+from friedel.plugins.indexing import lattice as lat
 
 log = logging.getLogger("friedel")
 
@@ -120,12 +121,6 @@ def _cost(rlp, D, tol):
     r = rlp @ D.T
     r -= np.round(r)
     return float(np.mean(np.minimum(r * r, tol * tol)))
-
-
-def _indexed_fraction(rlp, D, tol):
-    """Fraction of spots with all three fractional-index residuals below ``tol``."""
-    r = rlp @ D.T
-    return float(np.mean(np.all(np.abs(r - np.round(r)) < tol, axis=1)))
 
 
 def _score(mapping, shift, D0, tol):
@@ -322,7 +317,7 @@ def search_beam_position(experiments, reflections, params):
     for i in candidates:
         _, D = _score(mapping, grid[i], D0, tol)
         shift, D, cost, esd = _refine(mapping_all, grid[i], D, tol)
-        within = 100 * _indexed_fraction(mapping_all.rlp(shift), D, 0.1)
+        within = 100 * lat.indexed_fraction(D, mapping_all.rlp(shift), 0.1)
         log.info("  candidate (%.3f, %.3f) mm refined to (%.3f, %.3f) mm, rms residual %.4f, %.1f%% within 0.1, "
                  "cell %s", *grid[i], *shift, np.sqrt(cost), within, _cell_text(D))
         if np.hypot(*shift) <= params.max_shift * 1.2 and (best is None or cost < best[2]):

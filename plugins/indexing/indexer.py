@@ -345,7 +345,7 @@ def lattice_candidates(rlp, max_cell, params, space_group=None, primitive_cell=N
     found, fit_error = [], None
     for D in bases:
         D = lat.niggli_reduce(D)
-        D = _fit_basis(D, low, tol)
+        D = lat.fit_basis(D, low, tol)
         if known_setting and (space_group is not None or params.known_symmetry.unit_cell is not None):
             try:
                 D = lat.conventional_setting(
@@ -366,19 +366,6 @@ def lattice_candidates(rlp, max_cell, params, space_group=None, primitive_cell=N
         raise FriedelError(f"no lattice found: the best basis indexes only {100 * found[0][0][0]:.0f}% of "
                            f"{len(low)} spots; {hint}")
     return [D for _, D in found]
-
-
-def _fit_basis(D, rlp, tol, iterations=3):
-    """Improve a basis by least squares on the spots it indexes (reciprocal space)."""
-    for _ in range(iterations):
-        h_frac = rlp @ D.T
-        h = np.round(h_frac)
-        ok = np.all(np.abs(h_frac - h) < tol, axis=1) & np.any(h != 0, axis=1)
-        if ok.sum() < 6 or np.linalg.matrix_rank(h[ok]) < 3:
-            break
-        At, *_ = np.linalg.lstsq(h[ok], rlp[ok], rcond=None)
-        D = np.linalg.inv(At.T)
-    return lat.right_handed(D)
 
 
 def _experiments(sweeps, crystals) -> ExperimentList:

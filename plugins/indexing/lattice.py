@@ -29,6 +29,20 @@ def indexed_fraction(D: np.ndarray, rlp: np.ndarray, tolerance: float) -> float:
     return float(np.mean(np.all(np.abs(h - np.round(h)) < tolerance, axis=1)))
 
 
+def fit_basis(D: np.ndarray, rlp: np.ndarray, tolerance: float = 0.3, iterations: int = 3) -> np.ndarray:
+    """Least-squares basis (rows, right-handed) through the origin for the spots it indexes
+    within ``tolerance``, re-indexing after each fit."""
+    for _ in range(iterations):
+        h_frac = rlp @ D.T
+        h = np.round(h_frac)
+        ok = np.all(np.abs(h_frac - h) < tolerance, axis=1) & np.any(h != 0, axis=1)
+        if ok.sum() < 6 or np.linalg.matrix_rank(h[ok]) < 3:
+            break
+        At, *_ = np.linalg.lstsq(h[ok], rlp[ok], rcond=None)
+        D = np.linalg.inv(At.T)
+    return right_handed(D)
+
+
 def candidate_bases(vectors: np.ndarray, rlp: np.ndarray, max_cell: float, tolerance: float = 0.25,
                     max_combinations: int = 25, n_best: int = 5, max_spots: int = 400) -> list[np.ndarray]:
     """Bases of three non-coplanar candidate vectors, best first.

@@ -71,19 +71,6 @@ def _integrality(rlp, directions, lengths, n_steps, step):
     return out / rlp.shape[0]
 
 
-def _fit_basis(D, rlp, tolerance=0.3, iterations=3):
-    """Least-squares basis (rows) for the spots it indexes within ``tolerance``."""
-    for _ in range(iterations):
-        h_frac = rlp @ D.T
-        h = np.round(h_frac)
-        ok = np.all(np.abs(h_frac - h) < tolerance, axis=1) & np.any(h != 0, axis=1)
-        if ok.sum() < 6 or np.linalg.matrix_rank(h[ok]) < 3:
-            break
-        At, *_ = np.linalg.lstsq(h[ok], rlp[ok], rcond=None)
-        D = np.linalg.inv(At.T)
-    return D
-
-
 #: one of each +-pair of lattice-vector coefficients -2..2
 _COMBINATIONS = np.array([c for c in itertools.product(range(-2, 3), repeat=3)
                           if any(c) and next(x for x in c if x) > 0], dtype=float)
@@ -144,7 +131,7 @@ class RealSpaceGridSearch:
         vectors = [edges]
         bases = lat.candidate_bases(edges, rlp, max_cell, tolerance=0.25, max_combinations=len(edges), n_best=2)
         for D in bases:
-            D = _fit_basis(lat.niggli_reduce(D), rlp)
+            D = lat.fit_basis(lat.niggli_reduce(D), rlp)
             combos = _COMBINATIONS @ D
             length = np.linalg.norm(combos, axis=1)
             vectors.append(combos[(length >= 0.5 * lengths.min()) & (length <= 1.2 * max_cell)])

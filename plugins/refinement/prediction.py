@@ -53,6 +53,16 @@ def _apply(M, a):
     return np.einsum("...i,ji->...j", a, M, optimize=True)
 
 
+def _ewald_frame(q, s0):
+    """|s0|, unit s0, the components of q along and across it, |q|^2 and |q|."""
+    n = np.linalg.norm(s0)
+    s = s0 / n
+    qs = q @ s
+    p = q - qs[:, None] * s
+    Q2 = np.sum(q * q, axis=1)
+    return n, s, qs, p, np.linalg.norm(p, axis=1), Q2, np.sqrt(Q2)
+
+
 def ewald_projection(q, s0):
     """Lattice points ``q`` (n, 3) turned onto the Ewald sphere in the plane of ``q`` and ``s0``.
 
@@ -63,13 +73,7 @@ def ewald_projection(q, s0):
     ``theta_q - theta_r``. Returns ``(r, psi, ok)``; points beyond the limiting sphere or along
     the beam are not ok.
     """
-    n = np.linalg.norm(s0)
-    s = s0 / n
-    qs = q @ s
-    p = q - qs[:, None] * s
-    P = np.linalg.norm(p, axis=1)
-    Q2 = np.sum(q * q, axis=1)
-    Q = np.sqrt(Q2)
+    n, s, qs, p, P, Q2, Q = _ewald_frame(q, s0)
     ok = (P > 0) & (Q < 2.0 * n)
     with np.errstate(divide="ignore", invalid="ignore"):
         w = p / np.where(P > 0, P, 1.0)[:, None]
@@ -82,13 +86,7 @@ def ewald_projection(q, s0):
 def ewald_projection_derivatives(q, s0, dq, ds0):
     """Derivatives ``(dr (k, n, 3), dpsi (k, n))`` of :func:`ewald_projection` for changes
     ``dq`` (k, n, 3) of the lattice points and ``ds0`` (k, 1, 3) of the beam."""
-    n = np.linalg.norm(s0)
-    s = s0 / n
-    qs = q @ s
-    p = q - qs[:, None] * s
-    P = np.linalg.norm(p, axis=1)
-    Q2 = np.sum(q * q, axis=1)
-    Q = np.sqrt(Q2)
+    n, s, qs, p, P, Q2, Q = _ewald_frame(q, s0)
     with np.errstate(divide="ignore", invalid="ignore"):
         w = p / P[:, None]
         beta = np.sqrt(np.maximum(Q2 - Q2 * Q2 / (4.0 * n * n), 0.0))
