@@ -81,7 +81,7 @@ class _ShiftedMapping:
                 if sel.any():
                     self.lab[sel] = panel.mm_to_lab(mm[sel, :2])
             gonio = expt.goniometer
-            if gonio is not None and expt.scan is not None and not expt.scan.is_still:
+            if not expt.is_still:
                 phi = mm[in_expt, 2]
                 cols = []
                 for e in np.eye(3):
@@ -177,9 +177,7 @@ def _local_minima(grid, scores, n_axis, count):
 
 
 def _cell_text(D):
-    from friedel.models.crystal import cell_from_A
-
-    return " ".join(f"{x:.2f}" for x in cell_from_A(np.linalg.inv(D)).parameters)
+    return " ".join(f"{x:.2f}" for x in lat.cell_of(D))
 
 
 def _offset_free_vector(x, rlp, tol=0.2, n_shells=4):
@@ -265,7 +263,7 @@ def search_beam_position(experiments, reflections, params):
     if "xyzobs.px.value" not in reflections:
         raise FriedelError("the reflection file has no spot centroids (xyzobs.px.value); give strong.refl from "
                            "friedel find_spots")
-    stills = [e.scan is None or e.scan.is_still for e in experiments]
+    stills = [e.is_still for e in experiments]
     if sum(stills) > 1:
         raise FriedelError(f"{sum(stills)} stills given: each has a crystal of its own orientation and the beam-centre "
                            "search fits one lattice; index with the header centre (friedel index refines the detector)")

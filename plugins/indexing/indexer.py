@@ -7,7 +7,6 @@ Crystal) and the spots with ``id``, ``miller_index`` and the ``indexed`` flag se
 
 from __future__ import annotations
 
-import copy
 import logging
 
 import gemmi
@@ -168,7 +167,7 @@ def _index_crystal(sweeps, refl, params, refinement_params) -> IndexingResult:
             _log_cycles(cyc, angle="DeltaPsi" if stills else "phi")
             if not stills:
                 sweeps, crystals, refl, more = _macro_cycles(sweeps, refl, crystals, schedule[1:], params,
-                                                             refinement_params)
+                                                             refinement_params, first_cycle=2)
                 cyc = cyc + more
         else:
             sweeps, crystals, refl, cyc = _macro_cycles(sweeps, refl, crystals, schedule, params, refinement_params)
@@ -178,7 +177,7 @@ def _index_crystal(sweeps, refl, params, refinement_params) -> IndexingResult:
             log.info("Lattice %d indexes only %d spots; discarded", len(crystals), counts[-1])
             crystals.pop()
             sweeps, crystals, refl, cyc = _macro_cycles(sweeps, refl, crystals, schedule[-1:], params,
-                                                        refinement_params)
+                                                        refinement_params, first_cycle=len(schedule))
             cycles.extend(cyc)
             break
     experiments = _experiments(sweeps, crystals)
@@ -213,24 +212,25 @@ def _refined_then_symmetrised(rlp, max_cell, params, space_group, primitive_cell
     try:
         candidates = lattice_candidates(rlp, max_cell, params, space_group, primitive_cell, d_start=d_start,
                                         spot_d=spot_d, known_setting=False)
-        first = _macro_cycles(sweeps, refl, crystals + [_crystal_from_basis(candidates[0], None)], schedule[:1],
-                              params, refinement_params, quiet=True)
-        return _with_known_symmetry(first, space_group, schedule[:1], params, refinement_params)
+        # a copy: a failed trial must not leave its assignment or re-mapped rlps behind
+        first = _macro_cycles(sweeps, refl.copy(), crystals + [_crystal_from_basis(candidates[0], None)],
+                              schedule[:1], params, refinement_params, quiet=True)
+        return _with_known_symmetry(first, space_group, params, refinement_params)
     except FriedelError as exc:
         log.debug("refining in P1 first did not give the known symmetry: %s", exc)
         return None
 
 
-def _with_known_symmetry(result, space_group, schedule, params, refinement_params):
+def _with_known_symmetry(result, space_group, params, refinement_params):
     """A macro-cycle result whose newest lattice is put in the known setting (reference setting of
-    ``space_group``, cell checked against ``unit_cell``), constrained and refined again over
-    ``schedule``. Raises FriedelError when the refined lattice does not fit."""
+    ``space_group``, cell checked against ``unit_cell``), constrained and its last macro-cycle done
+    again. Raises FriedelError when the refined lattice does not fit."""
     known = params.known_symmetry
-    sweeps, crystals, refl, _ = result
+    sweeps, crystals, refl, cycles = result
     D = lat.conventional_setting(crystals[-1].real_space_vectors, space_group or gemmi.SpaceGroup("P 1"),
                                  known.unit_cell, known.relative_length_tolerance, known.absolute_angle_tolerance)
-    return _macro_cycles(sweeps, refl, crystals[:-1] + [_crystal_from_basis(D, space_group)], schedule, params,
-                         refinement_params, quiet=True)
+    return _macro_cycles(sweeps, refl, crystals[:-1] + [_crystal_from_basis(D, space_group)], [cycles[-1]["d_min"]],
+                         params, refinement_params, quiet=True, first_cycle=cycles[-1]["cycle"])
 
 
 def _best_still_lattice(candidates, sweeps, refl, crystals, schedule, params, refinement_params, space_group):
@@ -255,10 +255,11 @@ def _best_still_lattice(candidates, sweeps, refl, crystals, schedule, params, re
         for D in candidates[: limits.n_candidates]:
             crystal = _crystal_from_basis(D, None)  # Niggli setting: symmetry is applied after refinement
             try:
-                result = _macro_cycles(copy.deepcopy(sweeps), refl.copy(), crystals + [crystal], schedule, params,
+                # refinement works on copies of the models; the spot table is the trial's own
+                result = _macro_cycles(sweeps, refl.copy(), crystals + [crystal], schedule, params,
                                        refinement_params)
                 if space_group is not None or known.unit_cell is not None:
-                    result = _with_known_symmetry(result, space_group, schedule[-1:], params, refinement_params)
+                    result = _with_known_symmetry(result, space_group, params, refinement_params)
             except FriedelError as exc:
                 log.debug("candidate %s failed: %s", _cell_text(crystal), exc)
                 continue
@@ -394,11 +395,13 @@ def _assign(refl, crystals, n_sweeps, params, d_limit):
     return refl
 
 
-def _macro_cycles(sweeps, refl, crystals, schedule, params, refinement_params, quiet=False):
-    """Assign, refine, widen resolution; geometry updated in place of ``sweeps``."""
+def _macro_cycles(sweeps, refl, crystals, schedule, params, refinement_params, quiet=False, first_cycle=1):
+    """Assign (in ``refl``), refine, widen resolution; returns new sweeps and crystals with the
+    refined models, the table and one record per cycle (numbered from ``first_cycle``)."""
     cycles = []
     n_sweeps = len(sweeps)
-    for cycle, d_limit in enumerate(schedule, start=1):
+    stills = all(e.is_still for e in sweeps)
+    for cycle, d_limit in enumerate(schedule, start=first_cycle):
         refl = _assign(refl, crystals, n_sweeps, params, d_limit)
         experiments = _experiments(sweeps, crystals)
         indexed = refl.select(refl["id"] >= 0)
@@ -406,7 +409,8 @@ def _macro_cycles(sweeps, refl, crystals, schedule, params, refinement_params, q
         if len(indexed) >= 3:
             # early cycles only steer the model: a fast outlier rejection suffices there
             refined, _, rmsds, esds = refine_models(experiments, indexed, refinement_params,
-                                                    crystal_only=not params.refine, fast_outliers=cycle < len(schedule))
+                                                    crystal_only=not params.refine,
+                                                    fast_outliers=cycle < first_cycle + len(schedule) - 1)
             sweeps, crystals = _take_models(refined, n_sweeps, len(crystals), sweeps)
             # geometry may have moved: map the spots again before the next assignment
             tmp = refl.copy()
@@ -415,7 +419,7 @@ def _macro_cycles(sweeps, refl, crystals, schedule, params, refinement_params, q
             for name in ("xyzobs.mm.value", "xyzobs.mm.variance", "s1", "rlp", "d"):
                 refl[name] = tmp[name]
         refl = _assign(refl, crystals, n_sweeps, params, d_limit)
-        if all(e.is_still for e in sweeps):
+        if stills:
             refl = _unindex_far_spots(sweeps, crystals, refl, params.stills.max_offset)
         counts = np.bincount(refl["id"][refl["id"] >= 0] // n_sweeps, minlength=len(crystals))
         in_range = int(np.sum(refl["d"] >= d_limit))
@@ -424,7 +428,7 @@ def _macro_cycles(sweeps, refl, crystals, schedule, params, refinement_params, q
                   "cells": [c.unit_cell.parameters for c in crystals], "cell_esds": esds}
         cycles.append(record)
         if not quiet:
-            _log_cycles([record], angle="DeltaPsi" if all(e.is_still for e in sweeps) else "phi")
+            _log_cycles([record], angle="DeltaPsi" if stills else "phi")
     return sweeps, crystals, refl, cycles
 
 
