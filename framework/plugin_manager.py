@@ -91,3 +91,22 @@ def get_plugin(point: str, name: str) -> type:
     hint = f" Did you mean {' or '.join(close)}?" if close else ""
     raise ParameterError(f"'{name}' is not one of the available {point.replace('_', ' ')}: {', '.join(sorted(plugins))}.{hint}")
 
+
+
+def build_plugin(point: str, name: str, scope=None, **kwargs):
+    """Construct the plugin ``name`` of extension point ``point`` — the one way every step does it.
+
+    ``scope`` is the parameter scope that holds the step's choice (e.g. ``params.indexing``);
+    a plugin with a ``Params`` class receives its own sub-scope (``scope.<name>``, or a default
+    ``Params()`` when the scope has none) as the first argument. ``kwargs`` are the
+    step-specific construction arguments the extension point's contract documents
+    (see :mod:`friedel.contracts`).
+    """
+    cls = get_plugin(point, name)
+    plugin_params = getattr(cls, "Params", None)
+    if plugin_params is None:
+        return cls(**kwargs)
+    own = getattr(scope, name, None) if scope is not None else None
+    if own is None or not isinstance(own, plugin_params):
+        own = plugin_params()
+    return cls(own, **kwargs)

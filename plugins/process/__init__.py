@@ -1,0 +1,1 @@
+"""The process step (see docs/)."""

@@ -1,0 +1,1 @@
+"""The scaling step (see docs/)."""
