@@ -22,11 +22,12 @@ def test_asu_and_isym_match_gemmi(name):
 
 
 def test_anomalous_groups_keep_bijvoet_mates_apart():
-    hkl = np.array([[1, 2, 3], [-1, -2, -3], [2, 1, 3], [1, 0, 0], [-1, 0, 0]])
+    hkl = np.array([[2, 1, 3], [-2, -1, -3], [1, 2, -3], [1, 0, 0], [-1, 0, 0]])
     merged = asu_mapping(hkl, "P 41 21 2", anomalous=False)
     anom = asu_mapping(hkl, "P 41 21 2", anomalous=True)
     assert merged.n_groups == 2
-    # (1,2,3) and (2,1,3) are I+ of one index, (-1,-2,-3) its I-; (h,0,0) is centric in P41212
+    # (2,1,3) and (1,2,-3) (operation k,h,-l) are I+ of one index, (-2,-1,-3) its I-;
+    # (h,0,0) is centric in P41212
     assert anom.n_groups == 3
     assert anom.centric.tolist() == [False, False, False, True, True]
     assert anom.plus.tolist() == [True, False, True, True, True]
