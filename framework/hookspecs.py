@@ -34,6 +34,7 @@ EXTENSION_POINTS = {
     "profile_models": "friedel_profile_models",
     "scaling_models": "friedel_scaling_models",
     "exporters": "friedel_exporters",
+    "symmetry_methods": "friedel_symmetry_methods",
 }
 
 
@@ -129,3 +130,12 @@ def friedel_scaling_models():
 @hookspec
 def friedel_exporters():
     """Return exporters (``export.format=mtz|...``)."""
+
+
+@hookspec
+def friedel_symmetry_methods():
+    """Return Laue-group / consistent-indexing methods (``symmetry.method=``, ``cosym``).
+
+    Contract: :class:`friedel.contracts.symmetry.SymmetryMethod` — called with merged data
+    sets and the lattice group, returns a ``SymmetryResult``.
+    """

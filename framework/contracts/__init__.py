@@ -12,4 +12,6 @@ when a plugin of that point is checked or built, so that start-up stays fast.
 from __future__ import annotations
 
 #: extension point -> "module:Class" of its contract (added by each step as it is built)
-CONTRACTS: dict[str, str] = {}
+CONTRACTS: dict[str, str] = {
+    "symmetry_methods": "friedel.contracts.symmetry:SymmetryMethod",
+}
