@@ -40,6 +40,18 @@ def cell_from_A(A) -> gemmi.UnitCell:
     return gemmi.UnitCell(a, b, c, alpha, beta, gamma)
 
 
+def interpolate_scan_points(points, t) -> np.ndarray:
+    """Values at fractional scan-point positions ``t`` (n,) by linear interpolation of
+    ``points`` (m x ...), clamped to the first and last point."""
+    points = np.asarray(points, dtype=float)
+    t = np.clip(np.asarray(t, dtype=float), 0.0, len(points) - 1)
+    i = np.minimum(np.floor(t).astype(np.int64), len(points) - 2) if len(points) > 1 else np.zeros(len(t), np.int64)
+    if len(points) == 1:
+        return points[i]
+    f = (t - i).reshape((-1,) + (1,) * (points.ndim - 1))
+    return points[i] * (1.0 - f) + points[i + 1] * f
+
+
 def B_matrix(cell: gemmi.UnitCell) -> np.ndarray:
     """The Busing-Levy B matrix (columns a*, b*, c*) of ``cell``, as dxtbx/cctbx define it."""
     return np.array(cell.frac.mat.tolist()).T
@@ -93,6 +105,34 @@ class Crystal:
 
     def set_B(self, B) -> None:
         self.A = self.U @ np.asarray(B, dtype=float)
+
+    # -- scan-varying model -----------------------------------------------------------------
+    @property
+    def num_scan_points(self) -> int:
+        """Number of scan points of a scan-varying model (0 for a static crystal)."""
+        return 0 if self.A_at_scan_points is None else len(self.A_at_scan_points)
+
+    def is_scan_varying_for(self, scan) -> bool:
+        """True when ``A_at_scan_points`` has one matrix per image boundary of ``scan``
+        (``num_images + 1``, the layout DIALS writes); other lengths are not used."""
+        return (self.A_at_scan_points is not None and scan is not None and not scan.is_still
+                and len(self.A_at_scan_points) == scan.num_images + 1)
+
+    def A_at_frames(self, z, scan) -> np.ndarray:
+        """A (n x 3 x 3) at frame coordinates ``z`` of ``scan``: linear interpolation between
+        the scan points (point i sits at frame ``first - 1 + i``), clamped at the scan ends.
+        A static crystal gives its A for every z."""
+        z = np.atleast_1d(np.asarray(z, dtype=float))
+        if not self.is_scan_varying_for(scan):
+            return np.broadcast_to(self.A, (len(z), 3, 3))
+        return interpolate_scan_points(self.A_at_scan_points, z - scan.array_range[0])
+
+    def unit_cell_at_scan_point(self, i: int) -> gemmi.UnitCell:
+        return cell_from_A(self.A_at_scan_points[i])
+
+    def U_at_scan_points(self) -> np.ndarray:
+        """U (n x 3 x 3) at each scan point (A = U B with B of that point's cell)."""
+        return np.array([A @ np.linalg.inv(B_matrix(cell_from_A(A))) for A in self.A_at_scan_points])
 
     # -- symmetry -------------------------------------------------------------------------
     def set_space_group(self, symbol) -> None:

@@ -1,4 +1,7 @@
-"""Predicted positions (X, Y mm; phi rad) of indexed observations and their parameter gradients.
+"""Parameter gradients of predicted positions (X, Y mm; phi rad or DeltaPsi) of indexed observations.
+
+The positions themselves are predicted by the kernel (:func:`friedel.prediction.predict`,
+re-exported here with :func:`ewald_projection` for older imports).
 
 Rotation scans: ``r(phi) = S R(e, phi) F A h``; of the two angles where h meets the Ewald
 sphere the one nearest the observed angle is taken. The ray ``s1 = s0 + r`` meets panel
@@ -18,7 +21,14 @@ from __future__ import annotations
 import numpy as np
 
 from friedel.models.geometry import rotate_vectors
-from friedel.prediction import rotation_angles
+from friedel.prediction import (  # noqa: F401 - re-exported: prediction lives in the kernel
+    Prediction,
+    _apply,
+    ewald_projection,
+    ewald_projection_derivatives,
+    predict,
+    rotation_angles,
+)
 
 
 class ExperimentObservations:
@@ -41,136 +51,9 @@ class ExperimentObservations:
         return len(self.rows)
 
 
-class Prediction:
-    """Predicted X, Y, phi and the intermediate vectors the gradients need."""
-
-    __slots__ = ("xyz", "ok", "r", "s1", "v", "M", "e", "Dinv", "panel", "groups", "is_still")
-
-
-def _apply(M, a):
-    """``M @ v`` for every vector v in the last axis of ``a`` (einsum with a BLAS path is much
-    faster than matmul's batched 3x3 products on long arrays)."""
-    return np.einsum("...i,ji->...j", a, M, optimize=True)
-
-
-def _ewald_frame(q, s0):
-    """|s0|, unit s0, the components of q along and across it, |q|^2 and |q|."""
-    n = np.linalg.norm(s0)
-    s = s0 / n
-    qs = q @ s
-    p = q - qs[:, None] * s
-    Q2 = np.sum(q * q, axis=1)
-    return n, s, qs, p, np.linalg.norm(p, axis=1), Q2, np.sqrt(Q2)
-
-
-def ewald_projection(q, s0):
-    """Lattice points ``q`` (n, 3) turned onto the Ewald sphere in the plane of ``q`` and ``s0``.
-
-    The turned point keeps its length ``Q`` and lies at angle ``theta_r`` from ``s0`` with
-    ``cos(theta_r) = -Q / (2 |s0|)`` (the Ewald condition), so
-    ``r = -(Q^2 / 2n) s + sqrt(Q^2 - Q^4 / 4n^2) w`` with ``s = unit(s0)``, ``n = |s0|`` and ``w``
-    the unit component of ``q`` perpendicular to ``s0``. DeltaPsi is the angle turned,
-    ``theta_q - theta_r``. Returns ``(r, psi, ok)``; points beyond the limiting sphere or along
-    the beam are not ok.
-    """
-    n, s, qs, p, P, Q2, Q = _ewald_frame(q, s0)
-    ok = (P > 0) & (Q < 2.0 * n)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        w = p / np.where(P > 0, P, 1.0)[:, None]
-        beta = np.sqrt(np.maximum(Q2 - Q2 * Q2 / (4.0 * n * n), 0.0))
-        r = (-Q2 / (2.0 * n))[:, None] * s + beta[:, None] * w
-        psi = np.arctan2(P, qs) - np.arccos(np.clip(-Q / (2.0 * n), -1.0, 1.0))
-    return np.where(ok[:, None], r, q), np.where(ok, psi, 0.0), ok
-
-
-def ewald_projection_derivatives(q, s0, dq, ds0):
-    """Derivatives ``(dr (k, n, 3), dpsi (k, n))`` of :func:`ewald_projection` for changes
-    ``dq`` (k, n, 3) of the lattice points and ``ds0`` (k, 1, 3) of the beam."""
-    n, s, qs, p, P, Q2, Q = _ewald_frame(q, s0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        w = p / P[:, None]
-        beta = np.sqrt(np.maximum(Q2 - Q2 * Q2 / (4.0 * n * n), 0.0))
-        alpha = -Q2 / (2.0 * n)
-        dn = ds0 @ s  # (k, 1)
-        ds = (ds0 - dn[..., None] * s) / n  # (k, 1, 3)
-        dQ = np.einsum("kni,ni->kn", dq, q) / Q
-        dqs = dq @ s + np.einsum("kmi,ni->kn", ds, q)
-        dp = dq - dqs[..., None] * s - qs[None, :, None] * ds
-        dP = np.einsum("kni,ni->kn", dp, w)
-        dw = (dp - dP[..., None] * w) / P[:, None]
-        dalpha = -Q * dQ / n + Q2 * dn / (2.0 * n * n)
-        dbeta = (Q * dQ * (1.0 - Q2 / (2.0 * n * n)) + Q2 * Q2 * dn / (4.0 * n**3)) / beta
-        dr = dalpha[..., None] * s + alpha[None, :, None] * ds + dbeta[..., None] * w + beta[None, :, None] * dw
-        dtheta_q = (qs * dP - P * dqs) / Q2
-        c = -Q / (2.0 * n)
-        dc = -dQ / (2.0 * n) + Q * dn / (2.0 * n * n)
-        dtheta_r = -dc / np.sqrt(1.0 - c * c)
-    return dr, dtheta_q - dtheta_r
-
-
-def _panel_matrices(detector):
-    D = np.array([p.d_matrix for p in detector])
-    return D, np.linalg.inv(D)
-
-
-def predict(experiment, hkl, panel, phi_obs=None) -> Prediction:
-    """Predict observations of ``hkl`` on their observed ``panel`` (rays are not clipped to it)."""
-    pred = Prediction()
-    hkl = np.asarray(hkl, dtype=float)
-    crystal, beam, gonio = experiment.crystal, experiment.beam, experiment.goniometer
-    s0 = beam.s0
-    n = len(hkl)
-    q = hkl @ crystal.A.T
-    pred.is_still = experiment.is_still
-    if pred.is_still:
-        SF = None
-        if gonio is not None:
-            SF = gonio.setting_rotation @ gonio.fixed_rotation
-            q = _apply(SF, q)
-        r, phi, ok = ewald_projection(q, s0)
-        s1 = s0 + r
-        pred.M = (SF, q)
-        pred.e = None
-    else:
-        S, F = gonio.setting_rotation, gonio.fixed_rotation
-        e_datum = gonio.rotation_axis_datum
-        r0 = _apply(F, q)
-        phi1, phi2, ok = rotation_angles(r0, S.T @ s0, e_datum)
-        ref = phi_obs if phi_obs is not None else phi1
-        # nearest of the two solutions, each shifted by whole turns next to the observation
-        d1 = np.mod(phi1 - ref + np.pi, 2 * np.pi) - np.pi
-        d2 = np.mod(phi2 - ref + np.pi, 2 * np.pi) - np.pi
-        phi = ref + np.where(np.abs(d1) <= np.abs(d2), d1, d2)
-        phi = np.where(ok, phi, ref)
-        r = _apply(S, rotate_vectors(r0, e_datum, phi))
-        s1 = s0 + r
-        pred.M = (S, e_datum, phi, F)  # r = S R(e, phi) F q, applied to vectors without n x 3 x 3 matrices
-        pred.e = gonio.rotation_axis
-    D, Dinv = _panel_matrices(experiment.detector)
-    panel = np.asarray(panel)
-    groups = _panel_groups(panel, len(D))
-    v = np.empty_like(s1)
-    for i, rows in groups:
-        v[rows] = _apply(Dinv[i], s1[rows])
-    ok &= v[:, 2] > 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        x = v[:, 0] / v[:, 2]
-        y = v[:, 1] / v[:, 2]
-    pred.xyz = np.column_stack([x, y, phi])
-    pred.ok = ok
-    pred.r, pred.s1, pred.v, pred.Dinv, pred.panel, pred.groups = r, s1, v, Dinv, panel, groups
-    return pred
-
-
-def _panel_groups(panel, n_panels):
-    """(panel, rows) for each panel that has rows; a slice when all rows are on one panel."""
-    if n_panels == 1:
-        return [(0, slice(None))]
-    return [(i, np.flatnonzero(panel == i)) for i in np.unique(panel)]
-
-
 def gradients(pred: Prediction, hkl, kind: str, deriv: np.ndarray, experiment) -> np.ndarray:
-    """d(X, Y, phi)/dp (k x n x 3) for k parameters whose model derivatives are ``deriv``."""
+    """d(X, Y, phi)/dp (k x n x 3) for k parameters whose model derivatives are ``deriv``
+    ((k x ...) for all observations alike, or (k x n x 3 x 3) per observation for kind "A")."""
     hkl = np.asarray(hkl, dtype=float)
     n = len(hkl)
     k = len(deriv)
@@ -180,7 +63,10 @@ def gradients(pred: Prediction, hkl, kind: str, deriv: np.ndarray, experiment) -
     if kind == "s0":
         ds0 = deriv[:, None, :]
     elif kind == "A":
-        q = np.einsum("kij,nj->kni", deriv, hkl, optimize=True)  # dA h
+        if deriv.ndim == 4:  # one dA per observation (scan-varying crystal)
+            q = np.einsum("knij,nj->kni", deriv, hkl, optimize=True)
+        else:
+            q = np.einsum("kij,nj->kni", deriv, hkl, optimize=True)  # dA h
         if pred.is_still:
             SF = pred.M[0]
             if SF is not None:
