@@ -29,7 +29,8 @@ from friedel.models.geometry import rotate_vectors, unit
 from friedel.reflection_table import ReflectionTable
 
 
-SV_ITERATIONS = 4  # fixed-point steps of the diffracting angle with a scan-varying A
+SV_ITERATIONS = 6  # fixed-point steps of the diffracting angle with a scan-varying A
+SV_TOLERANCE = 1e-7  # radians: crossings still moving this much after the last step are dropped
 
 
 def rotation_angles(r0: np.ndarray, s0: np.ndarray, axis: np.ndarray):
@@ -288,14 +289,17 @@ def _sv_angles(experiment, hkl, phi_start):
     h = np.asarray(hkl, dtype=float)
     phi = np.asarray(phi_start, dtype=float).copy()
     ok = np.ones(len(h), bool)
+    step = np.zeros(len(h))
     for _ in range(SV_ITERATIONS):
         A = crystal_A_at_angles(experiment, phi)
         r0 = np.einsum("nij,nj->ni", A, h) @ F.T
         p1, p2, good = rotation_angles(r0, s0_datum, axis)
         p1, p2 = _nearest_turn(p1, phi), _nearest_turn(p2, phi)
-        phi = np.where(good, np.where(np.abs(p1 - phi) <= np.abs(p2 - phi), p1, p2), phi)
+        new = np.where(good, np.where(np.abs(p1 - phi) <= np.abs(p2 - phi), p1, p2), phi)
+        step, phi = np.abs(new - phi), new
         ok &= good
-    return phi, ok
+    # near-tangent crossings (almost along the axis) may not settle; they are not predicted
+    return phi, ok & (step < SV_TOLERANCE)
 
 
 def predict_rotation(experiment, d_min: float, experiment_id: int = 0, hkl: np.ndarray | None = None,

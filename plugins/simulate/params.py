@@ -139,6 +139,11 @@ class BackgroundParams:
 class PhysicsParams:
     scale_drift: float = param(0.05, help="Amplitude of the smooth per-image scale drift (fraction)")
     radiation_damage: float = param(2.0, help="Increase of the B factor over the sweep (A^2), from radiation damage")
+    crystal_drift: float = param(0.0, help="Smooth turn of the crystal over the sweep (degrees, about a random "
+                                 "axis; slippage). The true A at every image boundary goes into truth.expt "
+                                 "(A_at_scan_points) and truth.json (U_at_scan_points); 0: a static crystal")
+    cell_drift: float = param(0.0, help="Relative change of the cell edges over the sweep (e.g. 0.002 for "
+                              "+0.2%, from heating or damage), linear in the image number; 0: a constant cell")
     background: BackgroundParams = param(BackgroundParams)
     subpixels: int = param(3, help="Sub-pixel samples per axis when integrating spot profiles over pixels",
                            expert_level=2)

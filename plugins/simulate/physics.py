@@ -140,3 +140,32 @@ def background_map(panel, s0, flat: float, air: float, air_width_deg: float, rin
     scatter = scatter + ring * np.exp(-0.5 * ((inv_d - 1.0 / ring_d) / ring_width) ** 2)
     bg = flat + scatter * solid * pol
     return bg.astype(np.float32)
+
+
+def drift_profile(n_points: int) -> np.ndarray:
+    """Fraction (0 to 1) of the crystal's total turn reached at each of ``n_points`` evenly
+    spaced scan points: smooth, monotonic and not linear (a half sine on a linear ramp), so a
+    model linear in the angle cannot fit it exactly."""
+    t = np.linspace(0.0, 1.0, n_points)
+    return 0.6 * t + 0.4 * np.sin(0.5 * np.pi * t) ** 2
+
+
+def drifting_crystal_A(crystal, n_images: int, drift_deg: float, cell_drift: float, rng) -> np.ndarray:
+    """True A (n_images + 1 x 3 x 3) at the image boundaries of a crystal that turns by
+    ``drift_deg`` about a random axis and whose cell edges grow by the fraction ``cell_drift``
+    over the sweep. The crystal's own A is taken as the start of the sweep."""
+    from friedel.models.crystal import B_matrix
+    from friedel.models.geometry import axis_angle_matrix
+    import gemmi
+
+    axis = rng.standard_normal(3)
+    axis /= np.linalg.norm(axis)
+    turn = drift_profile(n_images + 1) * np.radians(drift_deg)
+    cell = crystal.unit_cell
+    U0 = crystal.U
+    grow = np.linspace(0.0, 1.0, n_images + 1) * cell_drift
+    out = []
+    for angle, g in zip(turn, grow):
+        c = gemmi.UnitCell(cell.a * (1 + g), cell.b * (1 + g), cell.c * (1 + g), cell.alpha, cell.beta, cell.gamma)
+        out.append(axis_angle_matrix(axis, angle) @ U0 @ B_matrix(c))
+    return np.array(out)

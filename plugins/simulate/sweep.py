@@ -95,6 +95,15 @@ def build_sweep(params: SimulateParams) -> Sweep:
     intensities = xtal.TrueIntensities(c.unit_cell, c.space_group, c.d_min, c.wilson_b,
                                        np.random.default_rng([p.seed, 11]), c.anomalous)
 
+    ph = p.physics
+    if ph.crystal_drift or ph.cell_drift:
+        # every lattice drifts (each its own axis); the static A is the model at mid-sweep
+        drift_rng = np.random.default_rng([p.seed, 13])
+        for crystal in lattices:
+            crystal.A_at_scan_points = physics.drifting_crystal_A(crystal, s.n_images, ph.crystal_drift,
+                                                                  ph.cell_drift, drift_rng)
+            crystal.A = crystal.A_at_frames([0.5 * s.n_images], scan)[0]
+
     truth, header = ExperimentList(), ExperimentList()
     h_beam, h_gonio, h_scan = copy.deepcopy(beam), copy.deepcopy(gonio), copy.deepcopy(scan)
     for i, crystal in enumerate(lattices):

@@ -5,6 +5,9 @@ Files (all in the output directory, each written atomically):
 ``truth.expt``
     The true models: one experiment per lattice (beam, detector, goniometer, scan, crystal
     with the true orientation, cell and space group), image set pointing at the images.
+    With ``physics.crystal_drift`` or ``cell_drift`` the crystal also holds the true A at
+    every image boundary (``A_at_scan_points``, n_images + 1, DIALS's layout) and its
+    static A is the model at mid-sweep.
 ``header.expt``
     The models as an importer reading the image headers should find them (no crystal);
     they differ from the truth by ``header_error`` (distance, beam centre).
@@ -26,7 +29,8 @@ Files (all in the output directory, each written atomically):
     columns ``IMEAN, I(+), I(-)``, ``CENTRIC`` (1/0) and ``EPSILON``. Symmetry mates
     have exactly these values; systematic absences are absent (zero).
 ``truth.json``
-    Parameters after the preset, the true cells and U matrices, per-image scale and
+    Parameters after the preset, the true cells and U matrices (and, for a drifting
+    crystal, ``U_at_scan_points`` and ``unit_cell_at_scan_points``), per-image scale and
     radiation-damage B, per-image statistics, and the lp / counts conventions.
 """
 
@@ -84,6 +88,15 @@ def read_intensities_mtz(path: str) -> dict:
     return out
 
 
+def _scan_points(crystal) -> dict:
+    """The drifting crystal's true U and cell at every image boundary (empty when static)."""
+    if crystal.A_at_scan_points is None:
+        return {}
+    return {"U_at_scan_points": crystal.U_at_scan_points().tolist(),
+            "unit_cell_at_scan_points": [list(crystal.unit_cell_at_scan_point(i).parameters)
+                                         for i in range(crystal.num_scan_points)]}
+
+
 def write_truth(sweep, directory: str, stats: list[dict]) -> list[str]:
     """Write every truth file for ``sweep``; returns the file names."""
     p = sweep.params
@@ -103,7 +116,8 @@ def write_truth(sweep, directory: str, stats: list[dict]) -> list[str]:
         "parameters": _params_dict(p),
         "lattices": [
             {"id": i, "identifier": e.identifier, "unit_cell": list(e.crystal.unit_cell.parameters),
-             "space_group": e.crystal.space_group_symbol, "U": e.crystal.U.tolist(), "A": e.crystal.A.tolist()}
+             "space_group": e.crystal.space_group_symbol, "U": e.crystal.U.tolist(), "A": e.crystal.A.tolist(),
+             **_scan_points(e.crystal)}
             for i, e in enumerate(sweep.truth)
         ],
         "header_error": {"distance_mm": p.header_error.distance, "beam_centre_px": list(p.header_error.beam_centre)},
