@@ -129,7 +129,15 @@ def friedel_scaling_models():
 
 @hookspec
 def friedel_exporters():
-    """Return exporters (``export.format=mtz|...``)."""
+    """Return exporters: output formats of ``friedel export`` (``format=mtz|shelx|mmcif|...``).
+
+    Contract: :class:`friedel.contracts.export.Exporter` — ``Exporter(params)`` with the
+    plugin's own ``<name>.*`` scope (e.g. ``mtz.hklout``); ``exporter.outputs(data) -> paths``
+    names the files (the command refuses existing ones unless ``overwrite=True``) and
+    ``exporter.write(data) -> paths`` writes them atomically. ``data`` is a
+    :class:`friedel.contracts.export.UnmergedData`: observed hkl, unique batch numbers, corrected
+    I/SIGI and the other MTZ columns, chosen and numbered once by the command for every format.
+    """
 
 
 @hookspec

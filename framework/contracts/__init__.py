@@ -14,4 +14,5 @@ from __future__ import annotations
 #: extension point -> "module:Class" of its contract (added by each step as it is built)
 CONTRACTS: dict[str, str] = {
     "symmetry_methods": "friedel.contracts.symmetry:SymmetryMethod",
+    "exporters": "friedel.contracts.export:Exporter",
 }
