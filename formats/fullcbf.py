@@ -11,6 +11,7 @@ import numpy as np
 from friedel.errors import FileFormatError
 from friedel.formats.attenuation import attenuation_coefficient
 from friedel.formats.base import Format, image_number_from_path
+from friedel.formats.minicbf import _epoch
 from friedel.formats.cbf import (BINARY_START, decode_binary_sections, parse_pilatus_header, read_cbf_bytes,
                                  read_head)
 from friedel.models import Beam, Detector, Goniometer, Panel, Scan
@@ -136,7 +137,7 @@ class FullCBF(Format):
             fast_axis=fast_dir, slow_axis=slow_dir, origin=origin, pixel_size=(fast_step, slow_step),
             image_size=(n_fast, n_slow), trusted_range=(undefined, overload), thickness=thickness,
             material=material, mu=attenuation_coefficient(material, wavelength),
-            identifier=pilatus.get("serial", ""),
+            identifier=pilatus.get("detector", ""),  # the whole "Detector:" text, as DIALS keeps it
             mask=module_gap_rectangles((n_fast, n_slow)) if pilatus else (),
         )
         self.image_size = (n_fast, n_slow)
@@ -146,9 +147,10 @@ class FullCBF(Format):
         gonio = [k for k, a in axes.items() if a["equipment"] == "goniometer" and a["type"] == "rotation"]
         number = image_number_from_path(self.path) or 1
         exposure = _num(block.find_value("_diffrn_scan_frame.integration_time"))
+        epoch = _epoch(block.find_value("_diffrn_scan_frame.date") or pilatus.get("timestamp"))
         if not gonio:
             self.goniometer = None
-            self.scan = Scan((number, number), (0.0, 0.0), exposure_times=[exposure], epochs=[0.0])
+            self.scan = Scan((number, number), (0.0, 0.0), exposure_times=[exposure], epochs=[epoch])
             return
         leaves = [k for k in gonio if not any(axes[o]["depends_on"] == k for o in gonio)]
         ordered = [a for a in chain(leaves[0]) if a in gonio]
@@ -160,7 +162,7 @@ class FullCBF(Format):
             self.goniometer = Goniometer(axes=[axes[a]["vector"] for a in ordered], angles=angles,
                                          names=ordered, scan_axis=scan_axis)
         width = increment.get(ordered[scan_axis], 0.0)
-        self.scan = Scan((number, number), (angles[scan_axis], width), exposure_times=[exposure], epochs=[0.0])
+        self.scan = Scan((number, number), (angles[scan_axis], width), exposure_times=[exposure], epochs=[epoch])
 
     def detector_id(self) -> str:
         return self.pilatus.get("detector") or self.block.find_value("_diffrn_detector.type") or self.name

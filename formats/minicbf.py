@@ -30,11 +30,12 @@ def _mime_int(text: str, key: str) -> int | None:
 
 
 def _epoch(stamp: str | None) -> float:
+    """Seconds since 1970 of a header time stamp, read as UTC (the header names no zone); 0 if absent."""
     if not stamp:
         return 0.0
     for fmt in ("%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S", "%Y/%b/%d %H:%M:%S.%f"):
         try:
-            return _dt.datetime.strptime(stamp.strip(), fmt).timestamp()
+            return _dt.datetime.strptime(stamp.strip().strip("'\""), fmt).replace(tzinfo=_dt.timezone.utc).timestamp()
         except ValueError:
             continue
     return 0.0

@@ -4,6 +4,12 @@ Files of a sweep share a template (``name_#####.cbf``: the last run of digits in
 is the image number), have consecutive numbers, contiguous oscillation and equal geometry.
 A gap, a geometry change or a break in the oscillation starts a new sweep; zero-width images
 (and files without a goniometer) are stills.
+
+"Equal geometry" for the goniometer means the same rotation axis, fixed rotation and setting
+rotation (what the goniometer does to the crystal).  The angle of the *scan* axis of a
+multi-axis goniometer changes from image to image by design: it belongs to the scan, not to
+the goniometer setting, so it is not compared (a kappa sweep whose ``Omega`` advances
+0.1 deg per file is one sweep, not one sweep per file).
 """
 from __future__ import annotations
 
@@ -64,6 +70,26 @@ def same_model(a, b, tol: float = 1e-6) -> bool:
     return True
 
 
+def same_goniometer(a, b, tol: float = 1e-6) -> bool:
+    """Same rotation axis, fixed rotation and setting rotation (the scan-axis angle is ignored).
+
+    For a multi-axis goniometer the fixed rotation comes from the axes inside the scan axis and
+    the setting rotation from those outside it; the scan axis's own angle is the scan's start
+    and is not part of the setting.  The axis names and order must also agree.
+    """
+    if a is None or b is None:
+        return a is None and b is None
+    if a.is_multi_axis != b.is_multi_axis:
+        return False
+    if a.is_multi_axis and (len(a.axes) != len(b.axes) or a.scan_axis != b.scan_axis
+                            or list(a.names or []) != list(b.names or [])):
+        return False
+    return all(np.allclose(x, y, rtol=0.0, atol=tol) for x, y in (
+        (a.rotation_axis_datum, b.rotation_axis_datum),
+        (a.fixed_rotation, b.fixed_rotation),
+        (a.setting_rotation, b.setting_rotation)))
+
+
 @dataclass
 class Sweep:
     """Consecutive single-image files (or one container) forming one rotation scan."""
@@ -90,7 +116,7 @@ def _continues(sweep: Sweep, reader: Format, number: int, template: str) -> bool
     if abs(new_width - width) > 1e-6 * max(1.0, abs(width)) or abs(new_start - (start + width)) > 1e-3 * abs(width) + 1e-6:
         return False
     return (same_model(last.beam, reader.beam) and same_model(last.detector, reader.detector)
-            and same_model(last.goniometer, reader.goniometer))
+            and same_goniometer(last.goniometer, reader.goniometer))
 
 
 def group_files(readers: list[Format]) -> list[Sweep | Stills]:
