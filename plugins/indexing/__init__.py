@@ -10,6 +10,13 @@ Modules, one job each:
   known symmetry, misorientation between lattices;
 * :mod:`.assign` — Miller index assignment (``simple`` and ``local``);
 * :mod:`.refine` — the single bridge to the refinement engine;
-* :mod:`.indexer` — macro-cycles, several lattices, several sweeps;
+* :mod:`.candidates` — candidate lattices of a set of spots (search, bases, ranking);
+* :mod:`.state` — named state: the fixed part of a crystal's search, a trial lattice and its
+  macro-cycle records;
+* :mod:`.macro_cycles` — assign, refine, re-map, widen the resolution (and the guards on what
+  each cycle may refine);
+* :mod:`.strategies` — one function per way of finding the next lattice (stills, known
+  symmetry refined in P1 first, plain);
+* :mod:`.indexer` — the driver: crystals, several lattices, the result;
 * :mod:`.beam_search` — beam-centre search (``friedel search_beam_position``).
 """

@@ -228,7 +228,7 @@ def _phase_score(rlp, vectors):
 
 
 def _find_basis(rlp, max_cell, method):
-    from friedel.plugins.indexing.indexer import find_lattice
+    from friedel.plugins.indexing.candidates import find_lattice
     from friedel.plugins.indexing.params import IndexingParams
 
     d = 1.0 / np.linalg.norm(rlp, axis=1)

@@ -63,7 +63,7 @@ def test_each_method_recovers_cell_and_indices(thaumatin, method):
     cell = result.experiments[0].crystal.unit_cell.parameters
     assert np.allclose(np.sort(reduced_lengths(cell)), np.sort(reduced_lengths(THAUMATIN)), rtol=1e-3)
     assert correctly_indexed(result, refl, truth) >= 0.95
-    assert result.cycles[-1]["rmsds"][0][0] < 0.1  # mm: centroid noise is 0.3 px = 0.05 mm
+    assert result.cycles[-1].rmsds[0][0] < 0.1  # mm: centroid noise is 0.3 px = 0.05 mm
 
 
 def test_narrow_wedge_fft1d():
