@@ -13,5 +13,7 @@ def friedel_exporters():
 @hookimpl
 def friedel_commands():
     from friedel.plugins.export.export_command import ExportCommand
+    from friedel.plugins.export.merge_command import MergeCommand
+    from friedel.plugins.export.split_combine_commands import CombineExperimentsCommand, SplitExperimentsCommand
 
-    return [ExportCommand]
+    return [ExportCommand, MergeCommand, SplitExperimentsCommand, CombineExperimentsCommand]
