@@ -1,4 +1,5 @@
-"""Entry-point module registering the built-in image format readers and the import command."""
+"""Entry-point module registering the built-in image format readers (the import command is
+registered by its own package, friedel.plugins.importer.hooks)."""
 from friedel.hookspecs import hookimpl
 
 
@@ -13,10 +14,3 @@ def friedel_formats():
     from friedel.formats.timepix import TimePixSU
 
     return [FabioImage, FullCBF, MiniCBF, NXmx, PilatusDLS12M, SMV, TimePixSU]
-
-
-@hookimpl
-def friedel_commands():
-    from friedel.plugins.importer.command import ImportCommand
-
-    return [ImportCommand]

@@ -1,22 +1,46 @@
 """Every extension point of friedel, in one place (pluggy hook specifications).
 
-A plugin package registers a module under the entry-point group ``friedel``; that module
-implements any of these hooks with ``@friedel.hookimpl``. Each hook returns a list of
-plugin *classes*. A plugin class has:
+A plugin package registers a module under the entry-point group ``friedel``; that module (its
+*hook module*, which must be cheap to import) implements any of these hooks with
+``@friedel.hookspecs.hookimpl``. Each hook returns a list of plugin *classes*, or of
+:class:`LazyPlugin` declarations whose class is imported only when it is chosen (this keeps
+``friedel --help`` fast). A plugin class has:
 
 * ``name`` — the value a user types to choose it (``indexing.method=fft1d``);
 * a docstring — shown as help next to the choice;
 * optionally ``Params`` — an attrs scope (see :mod:`friedel.phil`) whose parameters appear
-  under the step's scope, named after the plugin (``indexing.fft3d.reciprocal_space_grid.n_points``);
-* optionally ``priority`` (formats only) — higher wins when several readers understand a file.
+  under the step's scope, named after the plugin (``indexing.fft3d.n_points``);
+* the methods of its extension point's **contract** (named in each hook's docstring; the
+  contracts live in :mod:`friedel.contracts` and are checked when a plugin registers).
 
-Built-in plugins are registered through friedel's own entry points in exactly this way.
+Built-in plugins are registered through friedel's own entry points in exactly this way; a
+third-party plugin can never replace a built-in one of the same name (see
+:mod:`friedel.plugin_manager`). A hook marked "not yet called" has no consumer yet: its
+interface may still change.
 """
 
 import pluggy
 
 hookspec = pluggy.HookspecMarker("friedel")
 hookimpl = pluggy.HookimplMarker("friedel")
+
+
+class LazyPlugin:
+    """A plugin declared by name, imported only when chosen (or listed by ``friedel plugins``).
+
+    ``LazyPlugin("fft3d", "friedel.plugins.indexing.fft3d:Fft3d", help="Gridded 3D FFT")``:
+    ``target`` is ``"module:Class"``; ``help`` is the one line shown in lists (for commands:
+    ``friedel --help``) without importing the module. The class is checked against its
+    contract when it is imported; its ``name`` must equal the declared one.
+    """
+
+    __slots__ = ("name", "target", "help")
+
+    def __init__(self, name: str, target: str, help: str = ""):  # noqa: A002
+        self.name, self.target, self.help = name, target, help
+
+    def __repr__(self) -> str:
+        return f"LazyPlugin({self.name!r}, {self.target!r})"
 
 #: extension point name -> hook name; the registry is keyed by the former.
 EXTENSION_POINTS = {
@@ -42,7 +66,9 @@ EXTENSION_POINTS = {
 def friedel_commands():
     """Return command classes (subclasses of :class:`friedel.cli.command.Command`).
 
-    Called once when the CLI starts. Each class's ``name`` becomes ``friedel <name>``.
+    Contract: :class:`friedel.contracts.commands.CommandPlugin`. Each class's ``name`` becomes
+    ``friedel <name>``; declare commands with :class:`LazyPlugin` (``help=`` is the line of
+    ``friedel --help``) so that only the chosen command's module is imported.
     """
 
 
@@ -50,8 +76,9 @@ def friedel_commands():
 def friedel_formats():
     """Return image format reader classes (subclasses of ``friedel.formats.base.Format``).
 
-    Called when files are imported or images are opened. For each file the readers whose
-    ``understand(path)`` is true are ranked by ``priority``; the most specific one reads it.
+    Contract: :class:`friedel.contracts.formats.FormatReader`. Called when files are imported
+    or images are opened. For each file the readers whose ``understand(path)`` is true are
+    ranked by ``priority``; the most specific one reads it.
     """
 
 
@@ -59,8 +86,9 @@ def friedel_formats():
 def friedel_spotfinder_thresholds():
     """Return threshold algorithms for spot finding (``spotfinder.threshold.algorithm=``).
 
-    Each class is constructed with its ``Params`` and called per image with
-    ``(image, mask) -> boolean array of strong pixels``.
+    Contract: :class:`friedel.contracts.spotfinding.Threshold` — ``Threshold(params)`` (or
+    ``Threshold()`` without ``Params``), called per panel image as
+    ``threshold(image, mask, trusted_range) -> bool array`` of strong pixels.
     """
 
 
@@ -68,8 +96,9 @@ def friedel_spotfinder_thresholds():
 def friedel_spotfinder_filters():
     """Return spot filters, each applied to the table of found spots after labelling.
 
-    A filter is called with ``(reflections, experiments, params)`` and returns a boolean
-    array of spots to keep; its ``name`` is used in the "removed by" summary.
+    Contract: :class:`friedel.contracts.spotfinding.SpotFilter` — every registered filter runs;
+    called as ``spot_filter(reflections, experiments, filter_params) -> bool array`` of spots
+    to keep; its ``Params`` appear as ``spotfinder.filter.<name>.*``.
     """
 
 
@@ -77,28 +106,37 @@ def friedel_spotfinder_filters():
 def friedel_indexing_methods():
     """Return basis-vector searches for indexing (``indexing.method=``).
 
-    Called with reciprocal-space points and returns candidate real-space basis vectors.
+    Contract: :class:`friedel.contracts.indexing.IndexingMethod` —
+    ``find_vectors(rlp [1/A, crystal frame at phi=0], max_cell [A], d_min [A], unit_cell=None)
+    -> (vectors (m, 3) in A, scores (m,))``.
     """
 
 
 @hookspec
 def friedel_refinement_parameterisations():
-    """Return model parameterisations for geometry refinement (beam, crystal, detector...).
+    """Return model parameterisations for geometry refinement (``refinement.parameterisation.models=``).
 
-    Each provides parameter values and analytic derivatives of predicted (X, Y, phi).
+    Contract: :class:`friedel.contracts.refinement.Parameterisation` — the classmethod
+    ``build(experiments, refinement_params)`` gives one parameterisation per model of its kind,
+    each with values, ``set_values`` and analytic ``derivatives``.
     """
 
 
 @hookspec
 def friedel_refinement_engines():
-    """Return least-squares engines for refinement (``refinement.engine=``)."""
+    """Return least-squares engines for refinement (``refinement.engine=``).
+
+    Contract: :class:`friedel.contracts.refinement.Engine` — ``Engine(max_iterations=n)``,
+    ``engine.run(problem) -> history``.
+    """
 
 
 @hookspec
 def friedel_outlier_rejectors():
-    """Return outlier rejection algorithms (``outlier.algorithm=mcd|tukey|...``).
+    """Return outlier rejection algorithms (``refinement.outlier.algorithm=mcd|tukey|...``).
 
-    Called with a residual table; returns a boolean array of outliers.
+    Contract: :class:`friedel.contracts.refinement.OutlierRejector` —
+    ``rejector(residuals (n, k), variances=None) -> bool array`` of outliers.
     """
 
 

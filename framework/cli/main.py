@@ -13,24 +13,35 @@ import logging
 import os
 import sys
 import traceback
+import warnings
 
 from friedel import __version__
 from friedel import log as friedel_log
 from friedel.errors import FriedelError
-from friedel.phil.tree import ParameterTree
-from friedel.plugin_manager import registry
+from friedel.plugin_manager import PluginWarning, plugin_entries
 
 USAGE = "usage: friedel <command> [files] [parameter=value ...] [-c [-e N]] [--debug]"
 
 
-def _commands() -> dict[str, type]:
-    return registry("commands")
+def _commands() -> dict:
+    """Command entries by name; a command's module is imported only when it is run."""
+    return {name: e for name, e in plugin_entries("commands").items() if e.error is None}
+
+
+def _show_plugin_warning(message, category, filename, lineno, file=None, line=None):
+    if issubclass(category, PluginWarning):
+        print(f"friedel: warning: {message}", file=sys.stderr)
+    else:
+        _default_showwarning(message, category, filename, lineno, file, line)
+
+
+_default_showwarning = warnings.showwarning
 
 
 def _print_overview() -> None:
     print(f"friedel {__version__}: diffraction data processing\n{USAGE}\n\ncommands:")
-    for name, cls in sorted(_commands().items()):
-        print(f"  {name:<26} {cls.help}")
+    for name, entry in sorted(_commands().items()):
+        print(f"  {name:<26} {entry.help}")
     print("\n`friedel <command> --help` describes a command and its main parameters.")
 
 
@@ -87,6 +98,14 @@ def _parse_arguments(args: list[str]):
     return options, files, assignments, phil_files
 
 
+def _is_own_parameter(tree: ParameterTree, assignment: str) -> bool:
+    try:
+        tree.resolve(assignment.split("=", 1)[0])
+        return True
+    except FriedelError:
+        return False
+
+
 def run_command(name: str, args: list[str]) -> int:
     """Run one command with its arguments; returns the exit code."""
     commands = _commands()
@@ -97,10 +116,12 @@ def run_command(name: str, args: list[str]) -> int:
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
         print(f"friedel: unknown command '{name}'.{hint} Run `friedel --help` for the list.", file=sys.stderr)
         return 2
-    cls = commands[name]
     debug = "--debug" in args
     logger = None
     try:
+        from friedel.phil.tree import ParameterTree
+
+        cls = commands[name].load()
         options, files, assignments, phil_files = _parse_arguments(args)
         tree = ParameterTree(cls.Params) if cls.Params is not None else None
         if options["help"]:
@@ -112,12 +133,18 @@ def run_command(name: str, args: list[str]) -> int:
             else:
                 print(tree.format(expert_level=options["expert"], with_help=options["attributes"] or options["expert"] > 0))
             return 0
-        parsed = []
+        parsed, passthrough = [], []
         if tree is not None:
             for f in phil_files:
                 with open(f, encoding="utf-8") as handle:
                     parsed += tree.parse_phil(handle.read(), f)
-            parsed += [tree.parse_assignment(a) for a in assignments]
+            for a in assignments:
+                # a command that hands other commands their parameters (process) keeps the
+                # names it does not know itself, and checks them against those commands
+                if getattr(cls, "passes_parameters_through", False) and not _is_own_parameter(tree, a):
+                    passthrough.append(a)
+                    continue
+                parsed.append(tree.parse_assignment(a))
         elif assignments or phil_files:
             raise FriedelError(f"friedel {name} takes no parameters")
         if options["stdin"]:
@@ -133,7 +160,10 @@ def run_command(name: str, args: list[str]) -> int:
                 logger.info("The following parameters have been modified:\n%s\n",
                             tree.format(params, expert_level=99, only=set(modified)))
             logger.debug("Effective parameters:\n%s\n", tree.format(params, expert_level=99))
-        result = cls().run(params, files)
+        command = cls()
+        if passthrough:
+            command.passthrough = passthrough
+        result = command.run(params, files)
         return int(result or 0)
     except FriedelError as exc:
         _report(name, f"error: {exc}", logger, debug)
@@ -162,6 +192,7 @@ def _report(name: str, message: str, logger, debug: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``friedel`` and of the ``friedel.<command>`` aliases."""
     argv = list(sys.argv if argv is None else ["friedel", *argv])
+    warnings.showwarning = _show_plugin_warning
     program = os.path.basename(argv[0])
     args = argv[1:]
     if program.startswith("friedel.") and len(program) > len("friedel."):

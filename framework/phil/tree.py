@@ -92,11 +92,14 @@ class ParameterTree:
             self.definitions[child_path] = definition
             if info.plugin_point:
                 self._add_plugin_scopes(node, info.plugin_point, path)
+        for point in getattr(cls, "__friedel_plugin_points__", ()):
+            self._add_plugin_scopes(node, point, path)
         return node
 
     def _add_plugin_scopes(self, node: ScopeNode, point: str, path: str) -> None:
         from friedel.plugin_manager import registry
 
+        # registry() leaves out refused plugins (a name equal to a parameter here is refused)
         for name, plugin in sorted(registry(point).items()):
             params = getattr(plugin, "Params", None)
             if params is None or name in node.children:

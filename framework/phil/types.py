@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import os
-
-import gemmi
+import re
 
 from friedel.errors import ParameterError
 
@@ -182,6 +181,8 @@ class UnitCell(Floats):
         a, b, c, al, be, ga = value
         if min(a, b, c) <= 0 or not all(0 < x < 180 for x in (al, be, ga)):
             raise ValueError(f"{value} is not a unit cell (lengths > 0, angles between 0 and 180)")
+        import gemmi  # imported when a cell is given, not at start-up
+
         try:
             gemmi.UnitCell(*value).volume
         except Exception:  # pragma: no cover - gemmi rejects impossible angle sets
@@ -200,6 +201,8 @@ class SpaceGroup(ValueType):
     def validate(self, value):
         if value is None:
             return value
+        import gemmi
+
         try:
             sg = gemmi.SpaceGroup(str(value).strip())
         except (ValueError, RuntimeError):
@@ -227,6 +230,40 @@ class Choice(ValueType):
         if value not in self.options:
             raise ValueError(f"'{value}' is not one of: {', '.join(self.options)}")
         return value
+
+
+class Choices(ValueType):
+    """Several words from a set, written ``a,b``, ``a+b`` or ``"a b"`` (``None``: none), kept in order.
+
+    The set may be a callable (e.g. plugin names from the registry).
+    """
+
+    def __init__(self, options):
+        self._options = options
+        self.name = "choices"
+
+    @property
+    def options(self) -> list[str]:
+        return list(self._options() if callable(self._options) else self._options)
+
+    def parse(self, text):
+        words = [w for w in re.split(r"[\s,+]+", Str().parse(text)) if w]
+        if len(words) == 1 and words[0].lower() in NONE_WORDS:
+            return []
+        return self.validate(words)
+
+    def validate(self, value):
+        if value is None:
+            return []
+        value = [value] if isinstance(value, str) else list(value)
+        options = self.options
+        for v in value:
+            if v not in options:
+                raise ValueError(f"'{v}' is not one of: {', '.join(options)}")
+        return value
+
+    def format(self, value):
+        return ",".join(value) if value else "None"
 
 
 class Path(Str):

@@ -7,7 +7,7 @@ returning candidate real-space lattice vectors; the indexer refines, de-duplicat
 combines them into bases.
 """
 
-from friedel.hookspecs import hookimpl
+from friedel.hookspecs import LazyPlugin, hookimpl
 
 
 @hookimpl
@@ -21,6 +21,10 @@ def friedel_indexing_methods():
 
 @hookimpl
 def friedel_commands():
-    from friedel.plugins.indexing.commands import IndexCommand, SearchBeamPositionCommand
-
-    return [IndexCommand, SearchBeamPositionCommand]
+    return [
+        LazyPlugin("index", "friedel.plugins.indexing.commands:IndexCommand",
+                   help="Find the crystal lattice(s), assign Miller indices and refine the models"),
+        LazyPlugin("search_beam_position", "friedel.plugins.indexing.commands:SearchBeamPositionCommand",
+                   help="Find a better beam centre: the one that puts the spots on a lattice through the "
+                   "reciprocal origin"),
+    ]

@@ -1,6 +1,6 @@
 """Entry-point module of the refinement plugins (registered in pyproject.toml)."""
 
-from friedel.hookspecs import hookimpl
+from friedel.hookspecs import LazyPlugin, hookimpl
 
 
 @hookimpl
@@ -26,6 +26,5 @@ def friedel_outlier_rejectors():
 
 @hookimpl
 def friedel_commands():
-    from friedel.plugins.refinement.command import RefineCommand
-
-    return [RefineCommand]
+    return [LazyPlugin("refine", "friedel.plugins.refinement.command:RefineCommand",
+                       help="Refine the experimental geometry against indexed spot positions")]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from friedel.phil import param, plugin_choice, scope, types
+from friedel.phil import param, plugin_choice, plugin_choices, scope, types
 
 
 class ChoiceList(types.ValueType):
@@ -89,6 +89,11 @@ class AutoReductionParams:
 class ParameterisationParams:
     """Which models are refined and how they are parameterised."""
 
+    models: list = plugin_choices(
+        "refinement_parameterisations",
+        default=["beam", "crystal_orientation", "crystal_unit_cell", "detector", "goniometer"],
+        help="Model parameterisations used, in order (a plugin's parameterisation is used only when named "
+        "here); each keeps its own fix= settings", expert_level=2)
     beam: BeamParams = param(BeamParams)
     crystal: CrystalParams = param(CrystalParams)
     detector: DetectorParams = param(DetectorParams)

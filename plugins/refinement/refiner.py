@@ -21,7 +21,7 @@ import scipy.sparse
 from friedel.errors import FriedelError
 from friedel.flags import Flags
 from friedel.observations import centroids_px_to_mm
-from friedel.plugin_manager import get_plugin, registry
+from friedel.plugin_manager import build_plugin
 from friedel.plugins.refinement.engines import covariance
 from friedel.plugins.refinement.params import RefinementParams
 from friedel.plugins.refinement.prediction import ExperimentObservations, gradients, predict
@@ -275,8 +275,9 @@ def _observations(experiments, reflections, rows_mask, var):
 
 def _build_parameterisations(experiments, params):
     out = []
-    for cls in registry("refinement_parameterisations").values():
-        out.extend(cls.build(experiments, params))
+    for name in params.parameterisation.models:  # contract: friedel.contracts.refinement.Parameterisation
+        out.extend(build_plugin("refinement_parameterisations", name, params.parameterisation,
+                                experiments=experiments, refinement_params=params))
     return out
 
 
@@ -306,8 +307,7 @@ def _check_determined(parameterisations, observations, params):
 def _reject_outliers(problem, params, candidates):
     """Outlier mask (per experiment, over the candidate observations) from current residuals."""
     name = params.outlier.algorithm
-    cls = get_plugin("outlier_rejectors", name)
-    rejector = cls(getattr(params.outlier, name, None))
+    rejector = build_plugin("outlier_rejectors", name, params.outlier)
     current = problem.observations
     problem.observations = candidates
     try:
@@ -344,8 +344,7 @@ def _reject_outliers(problem, params, candidates):
 
 
 def _run_engine(problem, params):
-    cls = get_plugin("refinement_engines", params.engine)
-    engine = cls(max_iterations=params.max_iterations)
+    engine = build_plugin("refinement_engines", params.engine, params, max_iterations=params.max_iterations)
     return engine.run(problem)
 
 

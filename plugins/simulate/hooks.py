@@ -1,11 +1,9 @@
-"""Entry-point module of the simulate and demo commands."""
+"""Entry-point module of the simulate command (``demo`` is registered by friedel.plugins.demo.hooks)."""
 
-from friedel.hookspecs import hookimpl
+from friedel.hookspecs import LazyPlugin, hookimpl
 
 
 @hookimpl
 def friedel_commands():
-    from friedel.plugins.demo.command import DemoCommand
-    from friedel.plugins.simulate.command import SimulateCommand
-
-    return [SimulateCommand, DemoCommand]
+    return [LazyPlugin("simulate", "friedel.plugins.simulate.command:SimulateCommand",
+                       help="Simulate a rotation sweep with known truth (friedel simulate --help lists the presets)")]

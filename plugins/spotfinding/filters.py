@@ -48,7 +48,7 @@ class BackgroundGradientParams:
     gradient_cutoff: float = param(4.0, help="Maximum background change across the box, in background sigmas")
 
 
-@scope
+@scope(plugins=("spotfinder_filters",))  # third-party filters' Params appear here, by name
 class FilterParams:
     """Which found spots to keep."""
 

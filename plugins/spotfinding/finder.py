@@ -17,12 +17,11 @@ from friedel.errors import FileFormatError, FriedelError
 from friedel.observations import centroids_px_to_mm
 from friedel.parallel import MpParams, resolve_nproc, run_blocks, split_range
 from friedel.phil import param, plugin_choice, scope, types
-from friedel.plugin_manager import registry
+from friedel.plugin_manager import build_plugin, plugin_names
 from friedel.reflection_table import ReflectionTable
 
-from .filters import FILTERS, FilterParams
+from .filters import FilterParams
 from .labelling import PEAK_COLUMN, PixelList, spots_from_pixels
-from .threshold import THRESHOLDS, DispersionParams
 
 log = logging.getLogger("friedel")
 
@@ -49,37 +48,16 @@ class SpotfinderParams:
 # ---------------------------------------------------------------------------------------
 # plugins
 # ---------------------------------------------------------------------------------------
-def _plugins(point: str, builtins: list) -> dict:
-    """Registered plugins, falling back to the built-ins when the entry point is not installed."""
-    try:
-        found = dict(registry(point))
-    except Exception:  # pragma: no cover - registry unavailable
-        found = {}
-    for cls in builtins:
-        found.setdefault(cls.name, cls)
-    return found
-
-
 def make_threshold(threshold_params):
-    """Construct the chosen threshold algorithm with its parameters."""
-    from friedel.plugin_manager import get_plugin
-
-    name = threshold_params.algorithm
-    plugins = _plugins("spotfinder_thresholds", THRESHOLDS)
-    cls = plugins[name] if name in plugins else get_plugin("spotfinder_thresholds", name)
-    scope_name = getattr(cls, "params_from", name)
-    params = getattr(threshold_params, scope_name, None)
-    if params is None:
-        params_cls = getattr(cls, "Params", None) or (DispersionParams if scope_name == "dispersion" else None)
-        params = params_cls() if params_cls else None
-    return cls(params) if params is not None else cls()
+    """Construct the chosen threshold algorithm with its parameters (contract:
+    :class:`friedel.contracts.spotfinding.Threshold`)."""
+    return build_plugin("spotfinder_thresholds", threshold_params.algorithm, threshold_params)
 
 
-def spot_filters() -> list:
-    builtin = [cls.name for cls in FILTERS]
-    plugins = _plugins("spotfinder_filters", FILTERS)
-    # built-ins first in their documented order, then third-party filters
-    return [plugins[n]() for n in builtin] + [cls() for n, cls in plugins.items() if n not in builtin]
+def spot_filters(filter_params=None) -> list:
+    """Every registered filter, built-ins first in their documented order, then third-party ones
+    (contract: :class:`friedel.contracts.spotfinding.SpotFilter`)."""
+    return [build_plugin("spotfinder_filters", name, filter_params) for name in plugin_names("spotfinder_filters")]
 
 
 # ---------------------------------------------------------------------------------------
@@ -268,7 +246,7 @@ def find_spots(experiments, params: SpotfinderParams | None = None, opener=None,
     n_found = len(reflections)
 
     removed = {}
-    for f in spot_filters():
+    for f in spot_filters(params.filter):
         if hasattr(f, "opener"):
             f.opener = opener
         if len(reflections) == 0:

@@ -1,22 +1,26 @@
-"""Entry-point module of the spot finder: the command, threshold algorithms and filters."""
+"""Entry-point module of the spot finder: the command, threshold algorithms and filters.
 
-from friedel.hookspecs import hookimpl
+The command is declared lazily (its module is imported only when it runs or shows its help).
+"""
 
-from .command import FindSpots
-from .filters import FILTERS
-from .threshold import THRESHOLDS
+from friedel.hookspecs import LazyPlugin, hookimpl
 
 
 @hookimpl
 def friedel_commands():
-    return [FindSpots]
+    return [LazyPlugin("find_spots", "friedel.plugins.spotfinding.command:FindSpots",
+                       help="Find strong spots on every image (writes strong.refl)")]
 
 
 @hookimpl
 def friedel_spotfinder_thresholds():
+    from .threshold import THRESHOLDS
+
     return list(THRESHOLDS)
 
 
 @hookimpl
 def friedel_spotfinder_filters():
+    from .filters import FILTERS
+
     return list(FILTERS)

@@ -21,11 +21,20 @@ class FakeGrid:
     name = "fake_grid"
     Params = GridParams
 
+    def __init__(self, params=None):
+        self.params = params
+
+    def find_vectors(self, rlp, max_cell, d_min, unit_cell=None):
+        return rlp[:0], rlp[:0, 0]
+
 
 class FakeLine:
     """A plugin without parameters."""
 
     name = "fake_line"
+
+    def find_vectors(self, rlp, max_cell, d_min, unit_cell=None):
+        return rlp[:0], rlp[:0, 0]
 
 
 class FakePlugins:
