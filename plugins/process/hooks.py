@@ -1,6 +1,11 @@
-"""Entry-point module of the process plugins (registered in pyproject.toml).
+"""Entry-point module of ``friedel process`` and ``friedel report`` (registered in pyproject.toml)."""
 
-Hook implementations are added here as the step's commands and plugins land.
-"""
+from friedel.hookspecs import hookimpl
 
-from friedel.hookspecs import hookimpl  # noqa: F401
+
+@hookimpl
+def friedel_commands():
+    from friedel.plugins.process.command import ProcessCommand
+    from friedel.plugins.process.report.command import ReportCommand
+
+    return [ProcessCommand, ReportCommand]

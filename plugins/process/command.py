@@ -1,0 +1,226 @@
+"""``friedel process IMAGES...``: import → ... → merged MTZ, each step in a numbered folder."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+
+import numpy as np
+
+from friedel.cli.command import Command
+from friedel.errors import FriedelError
+from friedel.plugins.process import steps as S
+from friedel.plugins.process.parameters import ProcessParams, route_assignments, shared_assignments
+from friedel.plugins.process.runner import StepResult, attach_process_log, run_step
+from friedel.plugins.process.summary import cell_and_space_group, statistics_of_scaled, timing_table
+
+log = logging.getLogger("friedel")
+
+
+class ProcessCommand(Command):
+    """Process rotation images to a merged MTZ in one go: import, find_spots, index, refine
+    (static + scan-varying), integrate, symmetry (one crystal) or cosym (several), scale,
+    estimate_resolution (and scale again at the suggested limit), merge and export. Each step
+    runs in its own numbered folder with its usual files, log and JSON; running again resumes at
+    the first step whose inputs or parameters changed. Any step's parameter passes through as
+    <step>.<parameter>=value (index.indexing.method=fft1d) or by a name only some steps have."""
+
+    name = "process"
+    help = "Images to merged MTZ in one command (every step in its own numbered folder)"
+    usage = "friedel process IMAGES... [d_min=1.8] [anomalous=True] [index.indexing.method=fft1d]"
+    Params = ProcessParams
+    #: assignments that are not process's own are handed to the steps (see parameters.py)
+    passes_parameters_through = True
+    passthrough: list[str] = []
+
+    def run(self, params, files):
+        from friedel.plugin_manager import registry
+
+        if not files:
+            raise FriedelError("friedel process needs image files (or an image template), e.g. friedel process data/*.cbf")
+        missing = [f for f in files if not os.path.exists(f) and "#" not in f]
+        if missing:
+            raise FriedelError(f"image file {missing[0]} does not exist")
+        available = set(registry("commands"))
+        needed = [s.command for s in S.ALL_STEPS if s.command not in ("cosym",)]
+        absent = [c for c in needed if c not in available]
+        if absent:
+            raise FriedelError(f"friedel process needs the {', '.join(absent)} step(s), which are not installed")
+        routed = route_assignments(list(self.passthrough), available)
+        shared = shared_assignments(params, available)
+        arguments = {c: shared[c] + routed[c] for c in S.STEP_NAMES}
+        log_path = os.path.abspath("friedel.process.log")
+        attach_process_log(log_path)
+        pipeline = _Pipeline(params, arguments, log_path, [os.path.abspath(f) if "#" not in f else f for f in files])
+        try:
+            pipeline.run_all()
+        finally:
+            _finish(pipeline, params)
+        return 0
+
+
+class _Pipeline:
+    """The state of one process run: the latest file of each kind and the steps run so far."""
+
+    def __init__(self, params, arguments: dict, log_path: str, images: list[str]):
+        self.params = params
+        self.arguments = arguments
+        self.log_path = log_path
+        self.latest: dict = {}
+        self.images = images
+        self.results: list[StepResult] = []
+        self.number = 1
+        self.d_min_used: float | None = params.d_min
+
+    def step(self, step: S.Step, suffix: str = "", extra: list[str] | None = None) -> StepResult:
+        inputs = []
+        for kind in step.inputs:
+            inputs += self.images if kind == "images" else [self.latest[kind]]
+        folder = step.folder(self.number, suffix)
+        self.number += 1
+        result = run_step(step.command, folder, inputs, self.arguments[step.command] + list(extra or []),
+                          step.outputs, self.params.resume, self.log_path)
+        self.results.append(result)
+        if not result.ok:
+            raise FriedelError(f"step {folder} ({step.command}) failed: {result.error} — see {folder}/friedel."
+                               f"{step.command}.log; fix the cause and run friedel process again "
+                               "(finished steps are not repeated)")
+        self.latest.update(result.outputs)
+        return result
+
+    def run_all(self) -> None:
+        self.step(S.IMPORT)
+        self.step(S.FIND_SPOTS)
+        self.step(S.INDEX)
+        self._index_more_lattices_if_needed()
+        self.step(S.REFINE)
+        self.step(S.INTEGRATE)
+        n_crystals = _count_crystals(self.latest["expt"])
+        if n_crystals > 1:
+            log.info("%d crystals (or separately indexed sweeps): cosym makes their indexing consistent", n_crystals)
+            self.step(S.COSYM)
+        else:
+            self.step(S.SYMMETRY)
+        before_scaling = dict(self.latest)
+        self.step(S.SCALE)
+        self.step(S.ESTIMATE_RESOLUTION)
+        self._rescale_if_suggested(before_scaling)
+        self.step(S.MERGE)
+        self.step(S.EXPORT)
+
+    def _index_more_lattices_if_needed(self) -> None:
+        """A careful user looks for a second lattice when many strong spots stay unindexed."""
+        if any(a.startswith(("max_lattices=", "indexing.max_lattices=")) for a in self.arguments["index"]):
+            return
+        fraction = _indexed_fraction(self.latest["refl"])
+        if fraction is None or fraction >= self.params.min_indexed_fraction:
+            return
+        log.info("only %.0f%% of the strong spots indexed: looking for more lattices (max_lattices=3)", 100 * fraction)
+        single = dict(self.latest)
+        self.latest["expt"] = self.results[0].outputs["expt"]  # imported.expt
+        self.latest["refl"] = self.results[1].outputs["refl"]  # strong.refl
+        result = self.step(S.INDEX, suffix="_multi_lattice", extra=["max_lattices=3"])
+        better = _indexed_fraction(result.outputs["refl"]) or 0.0
+        if better < fraction + 0.05:
+            log.info("more lattices did not index more spots (%.0f%%): keeping the single lattice", 100 * better)
+            self.latest = single
+
+    def _rescale_if_suggested(self, before_scaling: dict) -> None:
+        suggested = _suggested_d_min(self.latest.get("resolution"))
+        if suggested is None:
+            return
+        if self.params.d_min is not None or not self.params.rescale_to_suggested_resolution:
+            log.info("estimate_resolution suggests %.2f A (not applied: %s)", suggested,
+                     "d_min was given" if self.params.d_min is not None else "rescale_to_suggested_resolution=False")
+            return
+        data_d_min = _data_d_min(self.latest["refl"])
+        if data_d_min is not None and suggested <= data_d_min + 0.005:
+            log.info("estimate_resolution suggests the whole resolution range (%.2f A)", suggested)
+            return
+        log.info("estimate_resolution suggests %.2f A: scaling again to that limit", suggested)
+        scaled = {k: self.latest[k] for k in ("expt", "refl")}
+        self.latest.update({k: before_scaling[k] for k in ("expt", "refl")})
+        try:
+            self.step(S.SCALE, suffix="_d_min", extra=[f"d_min={suggested:.2f}"])
+            self.d_min_used = round(suggested, 2)
+        except FriedelError as exc:
+            log.info("scaling at %.2f A failed (%s); keeping the full-range scaling", suggested, exc)
+            self.latest.update(scaled)
+
+
+def _count_crystals(expt_path: str) -> int:
+    from friedel.io import read_experiments
+
+    return len(read_experiments(expt_path).crystals)
+
+
+def _indexed_fraction(refl_path: str) -> float | None:
+    from friedel.io import read_reflections
+
+    try:
+        refl = read_reflections(refl_path)
+    except (OSError, ValueError):
+        return None
+    if not len(refl) or "id" not in refl:
+        return None
+    return float(np.count_nonzero(refl["id"] >= 0) / len(refl))
+
+
+def _data_d_min(refl_path: str) -> float | None:
+    from friedel.io import read_reflections
+
+    refl = read_reflections(refl_path)
+    return float(np.min(refl["d"])) if "d" in refl and len(refl) else None
+
+
+def _suggested_d_min(json_path: str | None) -> float | None:
+    """The CC½-based limit from friedel.estimate_resolution.json."""
+    if not json_path or not os.path.exists(json_path):
+        return None
+    with open(json_path, encoding="utf-8") as handle:
+        data = json.load(handle)
+    for key in ("suggested_d_min", "d_min"):
+        if isinstance(data.get(key), (int, float)):
+            return float(data[key])
+    criteria = data.get("criteria") or data.get("limits") or {}
+    if isinstance(criteria, dict):
+        cc = criteria.get("cc_half")
+        if isinstance(cc, dict) and isinstance(cc.get("d_min"), (int, float)):
+            return float(cc["d_min"])
+        if isinstance(cc, (int, float)):
+            return float(cc)
+    return None
+
+
+def _finish(pipeline: _Pipeline, params) -> None:
+    """Summary (statistics, cell, files, times), friedel.process.json and the report."""
+    from friedel.io import atomic_write
+
+    log.info("\n== friedel process summary ==")
+    summary = {"steps": [r.__dict__ for r in pipeline.results], "outputs": {}}
+    expt, refl = pipeline.latest.get("expt"), pipeline.latest.get("refl")
+    if expt and refl and "scaled" in os.path.basename(refl):
+        stats = statistics_of_scaled(expt, refl, params.anomalous, pipeline.d_min_used)
+        if stats is not None:
+            log.info("%s\n", stats.summary())
+            summary["merging_statistics"] = stats.as_dict()
+        cell, space_group = cell_and_space_group(expt)
+        log.info("Space group %s, unit cell %s", space_group, cell)
+        summary.update(space_group=space_group, unit_cell=cell)
+    for kind in ("merged_mtz", "unmerged_mtz", "expt", "refl"):
+        if kind in pipeline.latest:
+            summary["outputs"][kind] = pipeline.latest[kind]
+            log.info("  %-13s %s", kind.replace("_", " "), pipeline.latest[kind])
+    log.info("\n%s", timing_table(pipeline.results))
+    if params.report and pipeline.results:
+        try:
+            from friedel.plugins.process.report import write_report
+
+            path = write_report([r.folder for r in pipeline.results], "report.html", title="friedel process")
+            summary["outputs"]["report"] = path
+            log.info("\nReport: %s", os.path.abspath(path))
+        except (ImportError, OSError, ValueError) as exc:
+            log.info("(no report written: %s)", exc)
+    with atomic_write("friedel.process.json", mode="w") as handle:
+        json.dump(summary, handle, indent=1, default=str)
