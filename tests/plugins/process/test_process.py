@@ -1,0 +1,46 @@
+"""friedel process: parameters reach the right steps; the pipeline runs, resumes and reports."""
+
+import json
+import os
+
+import pytest
+
+from friedel.errors import ParameterError
+from friedel.plugins.process.parameters import ProcessParams, route_assignments, shared_assignments
+from friedel.plugins.process.steps import STEP_NAMES
+
+AVAILABLE = set(STEP_NAMES)
+
+
+def test_step_prefixed_parameters_go_to_that_step_only():
+    routed = route_assignments(["index.indexing.method=fft1d"], AVAILABLE)
+    assert routed["index"] == ["indexing.method=fft1d"]
+    assert all(not v for k, v in routed.items() if k != "index")
+
+
+def test_a_name_only_one_step_has_goes_to_it():
+    routed = route_assignments(["max_lattices=2"], AVAILABLE)
+    assert routed["index"] == ["max_lattices=2"]
+
+
+def test_unknown_names_are_refused_with_a_suggestion():
+    with pytest.raises(ParameterError, match="no step of friedel process"):
+        route_assignments(["no_such_parameter=3"], AVAILABLE)
+    with pytest.raises(ParameterError, match="method"):
+        route_assignments(["index.indexing.methd=fft1d"], AVAILABLE)
+
+
+def test_process_choices_reach_the_steps_they_concern():
+    params = ProcessParams(space_group="P 41 21 2", unit_cell=(57.8, 57.8, 150, 90, 90, 90))
+    shared = shared_assignments(params, AVAILABLE)
+    assert any(a.startswith("space_group=") for a in shared["index"])
+    assert any(a.startswith("unit_cell=57.8,57.8,150") for a in shared["index"])
+    assert not shared["find_spots"] and not shared["integrate"]
+
+
+def test_process_refuses_missing_images(in_tmp_dir):
+    from friedel.cli.main import main
+
+    assert main(["process", "nothing_*.cbf"]) == 1
+    assert main(["process", "no_such_image.cbf"]) == 1
+    assert not [f for f in os.listdir(".") if f[:2].isdigit()]
