@@ -265,8 +265,8 @@ def _reserved_collision(entry: PluginEntry, cls: type) -> str | None:
     clash = reserved_names(entry.point).get(entry.name)
     if clash is None:
         return None
-    return (f"its name is the name of the parameter {clash}.{entry.name}, so its own parameters "
-            f"({entry.name}.*) would have nowhere to go; rename the plugin")
+    return (f"its name is the name of the parameter '{entry.name}' of {clash} (the scope of its choice), so its "
+            f"own parameters ({entry.name}.*) would have nowhere to go; rename the plugin")
 
 
 def _usable(entry: PluginEntry) -> type:
@@ -296,10 +296,18 @@ def plugin_names(point: str) -> list[str]:
     return [n for n, e in plugin_entries(point).items() if e.error is None]
 
 
-def reset() -> None:
-    """Forget every registry (tests, or after registering plugins by hand with ``pm.register``)."""
+def reset(entry_points: bool = False) -> None:
+    """Forget every registry (tests, or after registering plugins by hand with ``pm.register``).
+
+    ``entry_points=True`` also forgets the loaded entry points, so that distributions added to
+    ``sys.path`` since are discovered on next use.
+    """
     plugin_entries.cache_clear()
     _refusals.clear()
+    if entry_points:
+        get_plugin_manager.cache_clear()
+        _sources.clear()
+        _broken.clear()
 
 
 registry.cache_clear = reset  # older callers clear the registry this way
