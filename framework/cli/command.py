@@ -1,4 +1,4 @@
-"""Base class of every ``friedel <command>``.
+"""Base class of every ``friedel <command>``, and the loader of its ``.expt``/``.refl`` inputs.
 
 A command is a plugin (hook ``friedel_commands``)::
 
@@ -9,19 +9,55 @@ A command is a plugin (hook ``friedel_commands``)::
         Params = FindSpotsParams          # an attrs scope from friedel.phil
 
         def run(self, params, files):
-            experiments = self.load_experiments(files)
+            experiments, _ = self.load_experiments_and_reflections(files, need_reflections=False)
             ...
 
 The CLI parses ``files`` and ``key=value`` arguments, builds ``params`` (plugin scopes
 included), sets up logging to the terminal and ``friedel.<name>.log``, logs the modified
 parameters, then calls :meth:`run`. Raise :class:`friedel.errors.FriedelError` for any
 problem with the user's input: it becomes a one-line message and a non-zero exit.
+
+Reading experiments and reflections
+-----------------------------------
+Every command that reads experiments calls :meth:`Command.load_experiments_and_reflections`
+(or the module function :func:`load_experiments_and_reflections`). Like DIALS, it accepts any
+number of ``.expt`` and ``.refl`` files in any order and returns **one** combined
+:class:`~friedel.models.ExperimentList` and **one** combined reflection table:
+
+* experiments are concatenated in the order their ``.expt`` files were given; each keeps its
+  identifier, experiments without one get a new unique identifier, and the same identifier in
+  two files is an error (usually the same file given twice);
+* each reflection table is matched to the experiments it belongs to
+
+  1. through its identifier map (``experiment_identifiers``: ``id`` -> identifier), when it has
+     one: every row's ``id`` becomes the position of the experiment with that identifier in the
+     combined list, wherever (in whichever ``.expt``) that experiment is;
+  2. otherwise by position: with one ``.refl`` per ``.expt`` the i-th reflection file belongs
+     to the i-th experiment file (its ids count from 0 within that file); a single ``.refl``
+     without identifiers refers to the combined list directly (e.g. one ``strong.refl`` found
+     on ``a.expt b.expt``). A table whose identifiers match *none* of the experiments (the
+     images were imported again, which makes new identifiers) is also matched by position,
+     with a warning; one whose identifiers match only some is an error;
+  3. anything else is ambiguous and a one-line error says what to give instead;
+
+* ``id`` values of -1 (unassigned reflections) stay -1; the combined table's identifier map
+  names the experiment of every id present;
+* columns that not every table has are dropped (with a warning naming them).
+
+So a new command needs no file handling of its own::
+
+    experiments, reflections = self.load_experiments_and_reflections(files)
+    for i, expt in enumerate(experiments):
+        mine = reflections.select(reflections["id"] == i)
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
+
+import numpy as np
 
 from friedel.errors import FriedelError
 
@@ -56,17 +92,222 @@ class Command:
                 raise FriedelError(f"input file {f} does not exist")
         return out
 
-    def load_experiments_and_reflections(self, files: list[str], need_reflections: bool = True):
-        """Read exactly one ``.expt`` and (optionally) one ``.refl`` from the command's files."""
-        from friedel.io import read_experiments, read_reflections
+    def load_experiments_and_reflections(self, files: list[str], need_reflections: bool = True,
+                                         need_experiments: bool = True, allow_reflections: bool = True):
+        """All ``.expt`` and ``.refl`` files of the command line, combined and matched up.
 
-        groups = self.split_files(files, ".expt", ".refl")
-        if len(groups[".expt"]) != 1:
-            raise FriedelError(f"friedel {self.name} needs one .expt file, got {len(groups['.expt'])}")
-        experiments = read_experiments(groups[".expt"][0])
-        reflections = None
-        if need_reflections:
-            if len(groups[".refl"]) != 1:
-                raise FriedelError(f"friedel {self.name} needs one .refl file, got {len(groups['.refl'])}")
-            reflections = read_reflections(groups[".refl"][0])
-        return experiments, reflections
+        Parameters
+        ----------
+        files : list of str
+            The command's file arguments, ``.expt`` and ``.refl`` in any order and number.
+        need_reflections : bool
+            At least one ``.refl`` file is required.
+        need_experiments : bool
+            At least one ``.expt`` file is required (``False``: reflections alone are accepted,
+            and ``experiments`` is ``None`` when no ``.expt`` is given).
+        allow_reflections : bool
+            ``False`` for commands that read only experiments: a ``.refl`` is then an error.
+
+        Returns
+        -------
+        (ExperimentList or None, ReflectionTable or None)
+            The combined experiments (unique identifiers) and the combined reflections (``id``
+            remapped to positions in the combined list, identifier map kept), ``None`` where no
+            file of that kind was given.  See the module docstring for the matching rules.
+        """
+        return load_experiments_and_reflections(
+            files, command=self.name, need_reflections=need_reflections, need_experiments=need_experiments,
+            allow_reflections=allow_reflections)
+
+
+# -- the loader ------------------------------------------------------------------------------------
+
+@dataclass
+class _ExperimentFile:
+    path: str
+    experiments: object  # ExperimentList
+    first: int           # position of its first experiment in the combined list
+
+
+def load_experiments_and_reflections(files: list[str], command: str = "", need_reflections: bool = True,
+                                     need_experiments: bool = True, allow_reflections: bool = True):
+    """Read every ``.expt`` and ``.refl`` in ``files`` and combine them (see the module docstring).
+
+    Returns ``(experiments, reflections)``; either is ``None`` when no file of its kind was given
+    and it is not required.  Raises :class:`FriedelError` with a one-line message on a missing
+    file, a missing kind, a duplicated identifier or reflections that cannot be matched.
+    """
+    from friedel.io import read_experiments, read_reflections
+
+    prog = f"friedel {command}" if command else "this command"
+    groups = Command.split_files(files, ".expt", ".refl")
+    if need_experiments and not groups[".expt"]:
+        raise FriedelError(f"{prog} needs at least one .expt file (e.g. imported.expt or indexed.expt)")
+    if groups[".refl"] and not allow_reflections:
+        raise FriedelError(f"{prog} reads experiments only; remove {', '.join(groups['.refl'])} from the command line")
+    if need_reflections and not groups[".refl"]:
+        raise FriedelError(f"{prog} needs at least one .refl file besides the .expt file(s)")
+    _refuse_repeated_files(groups[".expt"] + groups[".refl"])
+    expt_files = []
+    for path in groups[".expt"]:
+        first = sum(len(f.experiments) for f in expt_files)
+        expt_files.append(_ExperimentFile(path, read_experiments(path), first))
+    tables = [(path, read_reflections(path)) for path in groups[".refl"]]
+
+    experiments = combine_experiment_lists(expt_files) if expt_files else None
+    reflections = None
+    if tables:
+        if experiments is None:
+            reflections = _combine_without_experiments(tables)
+        else:
+            reflections = combine_reflection_tables(tables, expt_files, experiments)
+    if experiments is not None:
+        for e in experiments:
+            e.ensure_identifier()
+        if reflections is not None:
+            reflections.experiment_identifiers = {}
+            reflections.assign_identifiers(experiments)
+    return experiments, reflections
+
+
+def _refuse_repeated_files(paths: list[str]) -> None:
+    seen = {}
+    for p in paths:
+        key = os.path.realpath(p)
+        if key in seen:
+            raise FriedelError(f"{p} is given twice (also as {seen[key]}); give each file once")
+        seen[key] = p
+
+
+def combine_experiment_lists(expt_files: list[_ExperimentFile]):
+    """One ExperimentList of all files in order; a non-empty identifier may appear only once."""
+    from friedel.models import ExperimentList
+
+    combined = ExperimentList()
+    owner: dict[str, str] = {}
+    for f in expt_files:
+        for e in f.experiments:
+            if e.identifier:
+                if e.identifier in owner:
+                    raise FriedelError(
+                        f"experiment identifier {e.identifier} is in both {owner[e.identifier]} and {f.path}: "
+                        "the same experiments were given twice; give each data set once")
+                owner[e.identifier] = f.path
+            combined.append(e)
+    return combined
+
+
+def _ids(table) -> np.ndarray:
+    if "id" not in table:
+        return np.zeros(len(table), dtype=np.int64)
+    return np.asarray(table["id"], dtype=np.int64)
+
+
+def _remap_by_identifier(path, table, position_of: dict[str, int]) -> np.ndarray:
+    """New ids from the table's identifier map; -1 stays -1."""
+    ids = _ids(table)
+    new = np.full(len(ids), -1, dtype=np.int64)
+    for old in np.unique(ids[ids >= 0]):
+        ident = table.experiment_identifiers.get(int(old))
+        if ident is None:
+            raise FriedelError(
+                f"{path}: reflections with id {old} have no experiment identifier in the file's identifier map "
+                "(the file is inconsistent; re-run the step that wrote it)")
+        if ident not in position_of:
+            raise FriedelError(
+                f"{path}: reflections with id {old} belong to experiment {ident}, which none of the given .expt "
+                "files contains; give the .expt file these reflections were made from (after a new import, "
+                "run find_spots again)")
+        new[ids == old] = position_of[ident]
+    return new
+
+
+def _remap_by_position(path, table, first: int, count: int, what: str) -> np.ndarray:
+    ids = _ids(table)
+    bad = ids >= count
+    if bad.any():
+        raise FriedelError(
+            f"{path}: reflections have experiment id up to {int(ids.max())} but {what} holds {count} "
+            f"experiment(s); give the .expt file(s) these reflections were made from")
+    return np.where(ids >= 0, ids + first, -1)
+
+
+def _has_identifier_map(table, experiments) -> bool:
+    """True if the table names its experiments and those names can be looked up."""
+    return bool(table.experiment_identifiers) and any(e.identifier for e in experiments)
+
+
+def combine_reflection_tables(tables, expt_files, experiments):
+    """Match each (path, table) to the experiments and concatenate with remapped ``id``."""
+    position_of = {e.identifier: i for i, e in enumerate(experiments) if e.identifier}
+    positional = len(tables) == len(expt_files)
+    remapped = []
+    for k, (path, table) in enumerate(tables):
+        by_identifier = _has_identifier_map(table, experiments)
+        if by_identifier and (positional or len(tables) == 1) and not (
+                set(table.experiment_identifiers.values()) & set(position_of)):
+            # none of its identifiers is known (e.g. the images were imported again, which makes new
+            # identifiers): match by position, as DIALS does, but say so
+            log.warning("%s: none of its experiment identifiers is in the given .expt file(s); matching its "
+                        "reflections to experiments by position", path)
+            by_identifier = False
+        if by_identifier:
+            new_ids = _remap_by_identifier(path, table, position_of)
+        elif positional:
+            f = expt_files[k]
+            new_ids = _remap_by_position(path, table, f.first, len(f.experiments), f.path)
+        elif len(tables) == 1:
+            names = expt_files[0].path if len(expt_files) == 1 else f"the {len(expt_files)} .expt files together"
+            new_ids = _remap_by_position(path, table, 0, len(experiments), names)
+        else:
+            raise FriedelError(
+                f"cannot tell which experiments the reflections in {path} belong to: it has no experiment "
+                f"identifiers, and {len(expt_files)} .expt file(s) were given with {len(tables)} .refl files; "
+                "give one .refl per .expt file (in the same order), or files written with identifiers")
+        table["id"] = new_ids  # tables were just read from their files: changed in place
+        remapped.append((path, table))
+    return _concatenate(remapped)
+
+
+def _combine_without_experiments(tables):
+    """Reflections alone: one table as it is; several only if identifiers tell them apart."""
+    if len(tables) == 1:
+        return tables[0][1]
+    position_of: dict[str, int] = {}
+    remapped = []
+    for path, table in tables:
+        if not table.experiment_identifiers:
+            raise FriedelError(
+                f"{path} has no experiment identifiers, so several .refl files cannot be combined without their "
+                ".expt files; give the .expt files as well")
+        for ident in table.experiment_identifiers.values():
+            position_of.setdefault(ident, len(position_of))
+        table["id"] = _remap_by_identifier(path, table, position_of)
+        remapped.append((path, table))
+    out = _concatenate(remapped)
+    out.experiment_identifiers = {i: ident for ident, i in position_of.items()}
+    return out
+
+
+def _concatenate(tables):
+    """Concatenate (path, table) pairs; columns missing from some tables are dropped with a warning."""
+    from friedel.reflection_table import ReflectionTable
+
+    if len(tables) == 1:
+        return tables[0][1]
+    common = set(tables[0][1].keys())
+    for _, t in tables[1:]:
+        common &= set(t.keys())
+    for path, t in tables:
+        dropped = sorted(set(t.keys()) - common)
+        if dropped:
+            log.warning("%s: column(s) %s are not in every reflection file and are left out", path,
+                        ", ".join(dropped))
+    out = ReflectionTable()
+    for _, t in tables:
+        for name in list(t.keys()):
+            if name not in common:
+                del t[name]
+        t.experiment_identifiers = {}
+        out.extend(t)
+    return out

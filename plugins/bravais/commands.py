@@ -126,7 +126,7 @@ class ReindexCommand(Command):
     Params = ReindexParams
 
     def run(self, params, files):
-        from friedel.io import read_experiments, read_reflections, write_experiments, write_reflections
+        from friedel.io import write_experiments, write_reflections
         from friedel.plugins.bravais.reindex import (
             cb_op_from_summary,
             cb_op_from_reference,
@@ -135,14 +135,10 @@ class ReindexCommand(Command):
         )
         from friedel.plugins.bravais.cb_op import ChangeOfBasis
 
-        groups = self.split_files(files, ".expt", ".refl")
-        if len(groups[".refl"]) != 1 or len(groups[".expt"]) > 1:
-            raise FriedelError("friedel reindex needs one .refl file and at most one .expt file")
+        experiments, reflections = self.load_experiments_and_reflections(files, need_experiments=False)
         check_not_overwriting_input(params.output.reflections, files)
-        if groups[".expt"]:
+        if experiments is not None:
             check_not_overwriting_input(params.output.experiments, files)
-        reflections = read_reflections(groups[".refl"][0])
-        experiments = read_experiments(groups[".expt"][0]) if groups[".expt"] else None
 
         text = str(params.change_of_basis_op).strip()
         if params.reference:

@@ -44,11 +44,13 @@ class FindSpots(Command):
 
     name = "find_spots"
     help = "Find strong spots on every image (writes strong.refl)"
-    usage = "friedel find_spots imported.expt [min_spot_size=3] [d_min=2.0] [nproc=4] [scan_range=1,100]"
+    usage = ("friedel find_spots imported.expt [more.expt ...] [min_spot_size=3] [d_min=2.0] [nproc=4] "
+             "[scan_range=1,100]")
     Params = FindSpotsParams
 
     def run(self, params, files):
-        experiments, _ = self.load_experiments_and_reflections(files, need_reflections=False)
+        experiments, _ = self.load_experiments_and_reflections(files, need_reflections=False,
+                                                               allow_reflections=False)
         if len(experiments) == 0:
             raise FriedelError("the experiment file holds no experiments; import images first")
         check_not_overwriting_input(params.output.reflections, files)
