@@ -163,7 +163,10 @@ def run_command(name: str, args: list[str]) -> int:
         command = cls()
         if passthrough:
             command.passthrough = passthrough
-        result = command.run(params, files)
+        from friedel.io import committed_together
+
+        with committed_together():  # a command's outputs appear together when it succeeds
+            result = command.run(params, files)
         return int(result or 0)
     except FriedelError as exc:
         _report(name, f"error: {exc}", logger, debug)

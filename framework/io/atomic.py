@@ -101,27 +101,30 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb"):
 
 @contextlib.contextmanager
 def committed_together():
-    """Write several outputs as one: all are renamed into place at the end, or none is."""
-    if getattr(_group, "pending", None) is not None:  # nested: the outer group commits
-        yield
-        return
-    _group.pending = []
+    """Write several outputs as one: all are renamed into place at the end, or none is.
+
+    Every ``friedel <command>`` runs inside one such group (the CLI opens it), so a command's
+    outputs appear together when it finishes. A group opened inside another (a command run by
+    ``process``) commits its own files when it ends.
+    """
+    outer = getattr(_group, "pending", None)
+    _group.pending = group = []
     try:
         yield
-        pending = list(_group.pending)
     except BaseException:
-        for tmp, _ in _group.pending:
+        for tmp, _ in group:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
         raise
     finally:
-        group = _group.pending
-        _group.pending = None
+        _group.pending = outer
+    done = 0
     try:
-        for tmp, path in pending:
+        for tmp, path in group:
             os.replace(tmp, path)
+            done += 1
     except OSError as exc:
-        for tmp, _ in group:
+        for tmp, _ in group[done:]:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
         raise _write_error(path, exc) from None
