@@ -12,8 +12,13 @@ from friedel.io import atomic_write
 
 
 def new_mtz(space_group: gemmi.SpaceGroup, unit_cell: gemmi.UnitCell, title: str) -> gemmi.Mtz:
-    """An MTZ with the H K L base columns, the space group and the cell."""
-    mtz = gemmi.Mtz(with_base=True)
+    """An MTZ with the space group and the cell, without datasets yet.
+
+    No ``HKL_base`` dataset is made (as DIALS and CCP4 programs write them): readers such as
+    reciprocalspaceship would otherwise take its wavelength, 0, for the file's. The first
+    :func:`add_dataset` adds H K L to the first dataset.
+    """
+    mtz = gemmi.Mtz(with_base=False)
     mtz.spacegroup = space_group
     mtz.set_cell_for_all(unit_cell)
     mtz.title = title
@@ -30,24 +35,16 @@ def new_mtz(space_group: gemmi.SpaceGroup, unit_cell: gemmi.UnitCell, title: str
 
 def add_dataset(mtz: gemmi.Mtz, project: str, crystal: str, dataset: str, wavelength: float,
                 unit_cell: gemmi.UnitCell) -> gemmi.Mtz.Dataset:
+    first = len(mtz.datasets) == 0
     ds = mtz.add_dataset(dataset)
+    if first:
+        for label in ("H", "K", "L"):
+            mtz.add_column(label, "H", dataset_id=ds.id)
     ds.project_name = project
     ds.crystal_name = crystal
     ds.wavelength = float(wavelength)
     ds.cell = unit_cell
     return ds
-
-
-def set_columns(mtz: gemmi.Mtz, columns: list[tuple[str, str, np.ndarray]], dataset_id: int | None = None) -> None:
-    """Add the columns (label, MTZ type, values) after H K L and fill the data (float32).
-
-    NaN is MTZ's missing-number flag and is kept as such.
-    """
-    did = -1 if dataset_id is None else int(dataset_id)
-    for label, mtz_type, _ in columns:
-        mtz.add_column(label, mtz_type, dataset_id=did)
-    data = np.column_stack([np.asarray(v, dtype=np.float64) for _, _, v in columns]).astype(np.float32)
-    mtz.set_data(data)
 
 
 def write_mtz(mtz: gemmi.Mtz, path: str) -> None:

@@ -15,7 +15,7 @@ import numpy as np
 from friedel.contracts.export import UnmergedData
 from friedel.miller import asu_mapping
 from friedel.plugins.export.batches import make_batch_headers
-from friedel.plugins.export.mtz_file import add_dataset, new_mtz, set_columns
+from friedel.plugins.export.mtz_file import add_dataset, new_mtz
 
 #: (label, MTZ type) of the optional columns, in the order they are written
 COLUMN_ORDER = (
@@ -47,17 +47,18 @@ def build_unmerged_mtz(data: UnmergedData, experiment_rows=None) -> gemmi.Mtz:
     columns = [("H", None, mapping.hkl[:, 0]), ("K", None, mapping.hkl[:, 1]), ("L", None, mapping.hkl[:, 2]),
                ("M/ISYM", "Y", mapping.isym), ("BATCH", "B", data.batch)]
     columns += [(label, t, data.columns[label]) for label, t in COLUMN_ORDER if label in data.columns]
-    # H K L exist already (base dataset); the rest belong to the first wavelength dataset
-    extra = columns[3:]
-    for label, mtz_type, _ in extra:
-        mtz.add_column(label, mtz_type, dataset_id=1)
+    # H K L exist already; the rest belong to the first wavelength dataset too (batch headers
+    # link each image to its own wavelength's dataset)
+    first_id = mtz.datasets[0].id
+    for label, mtz_type, _ in columns[3:]:
+        mtz.add_column(label, mtz_type, dataset_id=first_id)
     values = np.column_stack([np.asarray(v, dtype=np.float64) for _, _, v in columns]).astype(np.float32)
     mtz.set_data(values)
-    dataset_ids = [mtz.datasets[1 + g].id for g in data.dataset_of_experiment]
+    dataset_ids = [mtz.datasets[g].id for g in data.dataset_of_experiment]
     for b in make_batch_headers(data.experiments, ranges, [dataset_ids[r.experiment] for r in ranges]):
         mtz.batches.append(b)
     mtz.sort(5)  # by H K L, M/ISYM, BATCH, as CCP4 programs write unmerged files
     return mtz
 
 
-__all__ = ["build_unmerged_mtz", "COLUMN_ORDER", "set_columns"]
+__all__ = ["build_unmerged_mtz", "COLUMN_ORDER"]

@@ -9,10 +9,11 @@ from friedel.io import write_experiments, write_reflections
 
 
 def scaled_like(experiments, reflections):
-    """The table as scaling with the true scales would leave it: intensity.scale = corrected
-    profile intensity, inverse_scale_factor = the true inverse scale of each observation."""
+    """The table as scaling with the true scales would leave it: intensity.scale = the profile
+    intensity corrected for LP, QE and partiality (the simulator's profile intensities are of
+    the recorded part), inverse_scale_factor = the true inverse scale of each observation."""
     r = reflections.copy()
-    corr = r["lp"] / r["qe"]
+    corr = r["lp"] / r["qe"] / r["partiality"]
     r["intensity.scale.value"] = r["intensity.prf.value"] * corr
     r["intensity.scale.variance"] = r["intensity.prf.variance"] * corr**2
     r["inverse_scale_factor"] = r["truth.scale"]

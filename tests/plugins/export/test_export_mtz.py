@@ -30,7 +30,7 @@ def test_scaled_export_reads_back(tiny_files):
     assert mtz.spacegroup.hm == "P 43 21 2"
     assert mtz.cell.parameters == pytest.approx((79.1, 79.1, 38.0, 90, 90, 90), abs=1e-3)
     assert len(mtz.batches) == 10 and [b.number for b in mtz.batches] == list(range(1, 11))
-    assert mtz.datasets[1].wavelength == pytest.approx(1.0, rel=0.5)
+    assert mtz.datasets[0].wavelength == pytest.approx(1.0, rel=0.5)
     # M/ISYM decodes (gemmi) to the indices as observed, on their images
     assert mtz.switch_to_original_hkl()
     back = np.array(mtz, copy=False)
@@ -52,12 +52,12 @@ def test_batch_headers(tiny_files):
     mtz = gemmi.read_mtz_file("out.mtz")
     b = mtz.batches[3]
     floats = list(b.floats)
-    assert b.dataset_id == mtz.datasets[1].id
+    assert b.dataset_id == mtz.datasets[0].id
     assert floats[36] == pytest.approx(1.5) and floats[37] == pytest.approx(2.0) and floats[47] == pytest.approx(0.5)
     assert b.cell.parameters == pytest.approx((79.1, 79.1, 38.0, 90, 90, 90), abs=1e-3)
     U = np.array(floats[6:15]).reshape(3, 3).T
     assert np.allclose(U @ U.T, np.eye(3), atol=1e-5)
-    assert floats[43] == 1.0 and floats[86] == pytest.approx(mtz.datasets[1].wavelength)
+    assert floats[43] == 1.0 and floats[86] == pytest.approx(mtz.datasets[0].wavelength)
     assert floats[114] == 487 and floats[116] == 619  # PILATUS 300K
     assert list(b.ints)[14] == 2
 
