@@ -101,6 +101,9 @@ class SymmetryResult:
         JSON-serialisable details for the report (tables of operators and subgroups, ...).
     excluded : dict
         identifier -> reason, data sets the method refused (e.g. too few reflections).
+    details : object
+        Optional method-specific Python objects (e.g. element and subgroup scores) for the
+        command's tables; not written anywhere as such.
     """
 
     laue_rotations: list
@@ -109,6 +112,7 @@ class SymmetryResult:
     confidence: float
     scores: dict = field(default_factory=dict)
     excluded: dict = field(default_factory=dict)
+    details: object = None
 
 
 class SymmetryMethod(abc.ABC):
@@ -116,8 +120,11 @@ class SymmetryMethod(abc.ABC):
 
     Construction: ``Method(params)`` when the class has a ``Params`` scope, else ``Method()``.
 
-    Call: ``method(datasets, lattice) -> SymmetryResult`` with ``datasets`` a non-empty list of
-    :class:`MergedDataset` in the basis of ``lattice`` (:class:`LatticeGroup`).
+    Call: ``method(datasets, lattice, allowed=None) -> SymmetryResult`` with ``datasets`` a
+    non-empty list of :class:`MergedDataset` in the basis of ``lattice`` (:class:`LatticeGroup`).
+    ``allowed``, when given, is a list of rotation groups (lists of 3x3 int arrays, subgroups of
+    the lattice group): the user fixed the Laue group and the method must choose among these
+    (it still scores everything).
 
     Invariants: ``result.laue_rotations`` is a group contained in ``lattice.rotations``;
     ``len(result.reindex) == len(datasets)``, each an element of ``lattice.rotations``
@@ -129,5 +136,5 @@ class SymmetryMethod(abc.ABC):
     name: str = ""
 
     @abc.abstractmethod
-    def __call__(self, datasets: list[MergedDataset], lattice: LatticeGroup) -> SymmetryResult:
+    def __call__(self, datasets: list[MergedDataset], lattice: LatticeGroup, allowed=None) -> SymmetryResult:
         """Decide the Laue group (and per-data-set reindexing)."""

@@ -1,6 +1,17 @@
-"""Entry-point module of the symmetry plugins (registered in pyproject.toml).
+"""Entry-point module of the symmetry plugins (registered in pyproject.toml)."""
 
-Hook implementations are added here as the step's commands and plugins land.
-"""
+from friedel.hookspecs import hookimpl
 
-from friedel.hookspecs import hookimpl  # noqa: F401
+
+@hookimpl
+def friedel_commands():
+    from friedel.plugins.symmetry.commands import CosymCommand, SymmetryCommand
+
+    return [SymmetryCommand, CosymCommand]
+
+
+@hookimpl
+def friedel_symmetry_methods():
+    from friedel.plugins.symmetry.methods import BUILT_IN
+
+    return list(BUILT_IN)

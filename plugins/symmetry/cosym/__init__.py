@@ -1,0 +1,1 @@
+"""cosym (Gildea & Winter 2018): correlation matrix, embedding, analysis."""

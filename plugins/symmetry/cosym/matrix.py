@@ -1,0 +1,117 @@
+"""The pairwise correlation matrix of data sets under every lattice operation (Gildea & Winter 2018).
+
+Row (a, k) of the matrix is data set ``a`` reindexed by lattice rotation ``g_k``
+(``I_(a,k)(h) = I_a(h @ g_k)``). Reindexing both members of a pair by the same operation does
+not change their correlation, so
+
+    R[(a, k), (b, l)] = C[a, b, j(k, l)]   with   g_j = g_k^-1 g_l,
+
+and only the n x n x m array ``C[a, b, j] = CC(I_a, I_b reindexed by g_j)`` is computed: one
+sparse product per operation of stacked (values, squares, mask) matrices gives every pair's
+six Pearson sums at once, so the cost is quadratic in the number of data sets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+
+from friedel.plugins.bravais.correlation import friedel_key
+from friedel.plugins.symmetry.lattice import as_int, key
+
+
+@dataclass
+class PairCorrelations:
+    cc: np.ndarray          # (n, n, m) Pearson CC; NaN where fewer than min_pairs common reflections
+    n_pairs: np.ndarray     # (n, n, m) common reflections
+    product_table: np.ndarray  # (m, m): index of g_k^-1 g_l
+
+
+def product_table(rotations) -> np.ndarray:
+    """T[k, l] = index of g_k^-1 @ g_l in ``rotations``."""
+    index = {key(R): i for i, R in enumerate(rotations)}
+    m = len(rotations)
+    T = np.empty((m, m), dtype=np.int64)
+    for k, gk in enumerate(rotations):
+        inv = as_int(np.linalg.inv(gk))
+        for l, gl in enumerate(rotations):
+            T[k, l] = index[key(inv @ as_int(gl))]
+    return T
+
+
+def pair_correlations(datasets, rotations, min_pairs: int = 3) -> PairCorrelations:
+    """C[a, b, j] between data set a and data set b reindexed by rotations[j]."""
+    n, m = len(datasets), len(rotations)
+    # the column universe: every reflection of every data set under every operation
+    all_keys = []
+    per_op_keys = []
+    for R in rotations:
+        inv = as_int(np.linalg.inv(R))
+        ks = [friedel_key(np.asarray(ds.hkl, np.int64) @ inv) for ds in datasets]
+        per_op_keys.append(ks)
+        all_keys.append(np.concatenate(ks) if ks else np.zeros(0, np.int64))
+    universe = np.unique(np.concatenate(all_keys))
+    U = len(universe)
+    values = [np.asarray(ds.intensity, float) for ds in datasets]
+    lengths = np.array([len(v) for v in values])
+    rows = np.repeat(np.arange(n), lengths)
+    vals = np.concatenate(values) if n else np.zeros(0)
+
+    def stacked(keys_of_op):
+        cols = np.searchsorted(universe, np.concatenate(keys_of_op))
+        data = np.concatenate([vals, vals**2, np.ones_like(vals)])
+        r = np.concatenate([rows, rows + n, rows + 2 * n])
+        c = np.concatenate([cols, cols, cols])
+        return sparse.csr_matrix((data, (r, c)), shape=(3 * n, U))
+
+    identity = next(i for i, R in enumerate(rotations) if np.array_equal(as_int(R), np.eye(3, dtype=np.int64)))
+    A = stacked(per_op_keys[identity])
+    cc = np.full((n, n, m), np.nan)
+    counts = np.zeros((n, n, m), dtype=np.int64)
+    for j in range(m):
+        B = A if j == identity else stacked(per_op_keys[j])
+        P = (A @ B.T).toarray()
+        x, xx, mx = slice(0, n), slice(n, 2 * n), slice(2 * n, 3 * n)
+        N = P[mx, mx]
+        sxy, sx, sy = P[x, x], P[x, mx], P[mx, x]
+        sxx, syy = P[xx, mx], P[mx, xx]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            num = N * sxy - sx * sy
+            den = np.sqrt(np.maximum(N * sxx - sx**2, 0) * np.maximum(N * syy - sy**2, 0))
+            c = num / den
+        c[(N < min_pairs) | ~np.isfinite(c)] = np.nan
+        cc[:, :, j] = np.clip(c, -1, 1)
+        counts[:, :, j] = np.rint(N).astype(np.int64)
+    return PairCorrelations(cc, counts, product_table(rotations))
+
+
+def full_matrix(pc: PairCorrelations, weights: str = "none"):
+    """(R, W): the (n m) x (n m) target correlations and weights, row index a * m + k.
+
+    ``weights``: ``none`` (1 for every pair with enough common reflections), ``count``
+    (the number of common reflections) or ``standard_error`` (1 / SE(CC)^2, SE from N and CC).
+    Pairs with too few common reflections and the diagonal get weight 0.
+    """
+    n, _, m = pc.cc.shape
+    T = pc.product_table
+    # R[a, k, b, l] = C[a, b, T[k, l]]
+    R = pc.cc[:, :, T].transpose(0, 2, 1, 3).reshape(n * m, n * m)
+    N = None
+    if weights != "none":
+        N = pc.n_pairs[:, :, T].transpose(0, 2, 1, 3).reshape(n * m, n * m).astype(float)
+    ok = np.isfinite(R)
+    if weights == "none":
+        W = ok.astype(float)
+    elif weights == "count":
+        W = np.where(ok, N, 0.0)
+    elif weights == "standard_error":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            W = np.where(ok & (N > 2), (N - 2) / np.maximum(1 - R**2, 1e-3), 0.0)
+    else:
+        raise ValueError(f"unknown weights {weights}")
+    R = np.where(ok, R, 0.0)
+    np.fill_diagonal(W, 0.0)
+    np.fill_diagonal(R, 0.0)
+    return R, W

@@ -1,0 +1,171 @@
+"""Built-in plugins of the ``symmetry_methods`` extension point: ``evans`` (one data set, or
+several indexed consistently) and ``cosym`` (many data sets with a possible indexing ambiguity)."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+
+from friedel.contracts.symmetry import LatticeGroup, MergedDataset, SymmetryMethod, SymmetryResult
+from friedel.errors import FriedelError
+from friedel.phil import param, scope, types
+from friedel.plugins.bravais.correlation import friedel_key
+from friedel.plugins.symmetry.lattice import key, subgroups
+from friedel.plugins.symmetry.scoring import confidence
+
+log = logging.getLogger("friedel")
+
+
+def combine(datasets: list[MergedDataset]) -> MergedDataset:
+    """Several consistently indexed data sets as one (inverse-variance means of E^2)."""
+    if len(datasets) == 1:
+        return datasets[0]
+    hkl = np.concatenate([d.hkl for d in datasets])
+    e2 = np.concatenate([d.intensity for d in datasets])
+    s = np.concatenate([d.sigma for d in datasets])
+    dd = np.concatenate([d.d for d in datasets])
+    mult = np.concatenate([d.multiplicity for d in datasets])
+    keys = friedel_key(hkl)
+    uniq, first, inv = np.unique(keys, return_index=True, return_inverse=True)
+    w = 1 / s**2
+    sw = np.bincount(inv, weights=w)
+    mean = np.bincount(inv, weights=w * e2) / sw
+    pairs = [d.repeat_pairs for d in datasets if d.repeat_pairs is not None and len(d.repeat_pairs)]
+    # the same reflection in two data sets is a repeat too
+    order = np.argsort(inv, kind="stable")
+    same = np.flatnonzero(inv[order][1:] == inv[order][:-1])
+    cross = np.column_stack([e2[order[same]], e2[order[same + 1]]]) if len(same) else np.zeros((0, 2))
+    rp = np.concatenate(pairs + [cross]) if pairs or len(cross) else np.zeros((0, 2))
+    return MergedDataset("+".join(d.identifier for d in datasets), hkl[first], mean, 1 / np.sqrt(sw), dd[first],
+                         np.bincount(inv, weights=mult).astype(int), rp)
+
+
+def _restrict(scores, allowed):
+    """Subgroup scores limited to the allowed groups (the user's Laue group), best first."""
+    if allowed is None:
+        return scores
+    allowed_keys = [frozenset(key(R) for R in g) for g in allowed]
+    chosen = [s for s in scores if s.keys in allowed_keys]
+    if not chosen:
+        raise FriedelError("the requested Laue group is not a subgroup of the lattice symmetry")
+    return chosen
+
+
+@scope
+class EvansParams:
+    """Scoring of symmetry elements and sub-groups (Evans 2011)."""
+
+    min_cc_sigma: float = param(0.1, type=types.Float(min=0.01), expert_level=1,
+                                help="Smallest sigma(CC) used in the likelihoods")
+    seed: int = param(230, help="Random seed (CC calibration on random pairs)", expert_level=1)
+
+
+class EvansLaueGroup(SymmetryMethod):
+    """Score each rotation of the lattice group by the correlation of related reflections and
+    every sub-group by the likelihoods of the rotations it contains and lacks (POINTLESS-style)."""
+
+    name = "evans"
+    Params = EvansParams
+
+    def __init__(self, params: EvansParams | None = None):
+        self.params = params or EvansParams()
+
+    def __call__(self, datasets, lattice: LatticeGroup, allowed=None) -> SymmetryResult:
+        from friedel.plugins.symmetry.scoring import analyse
+
+        data = combine(list(datasets))
+        if len(data) < 2:
+            raise FriedelError("too few reflections to score the symmetry (fewer than 2 unique reflections)")
+        groups = subgroups(lattice.rotations)
+        analysis = analyse(data, lattice.rotations, groups, np.random.default_rng(self.params.seed),
+                           self.params.min_cc_sigma)
+        if not any(e.n > 2 for e in analysis.elements) and len(lattice.rotations) > 1:
+            log.warning("No symmetry element has more than 2 pairs of related reflections: the Laue group "
+                        "cannot be judged from these data (the best guess is reported)")
+        ranked = _restrict(analysis.subgroups, allowed)
+        best = ranked[0]
+        eye = np.eye(3, dtype=np.int64)
+        return SymmetryResult(best.rotations, [eye for _ in datasets], best.likelihood, confidence(ranked),
+                              analysis.as_dict(), {}, analysis)
+
+
+@scope
+class CosymParams:
+    """Gildea & Winter (2018): embedding of data sets x lattice operations."""
+
+    dimensions: object = param("Auto", type=types.IntOrAuto(min=2),
+                               help="Dimensions of the embedding (Auto: the elbow of the residual)")
+    weights: str = param("none", choices=["none", "count", "standard_error"],
+                         help="Weights of the pairwise correlations in the target")
+    min_pairs: int = param(3, type=types.Int(min=2), help="Common reflections needed for a pair's correlation")
+    max_iterations: int = param(100, type=types.Int(min=1), help="L-BFGS iterations", expert_level=1)
+    seed: int = param(230, help="Random seed (start of the minimisation)", expert_level=1)
+    seed_dataset: int | None = param(None, type=types.Int(min=0), optional=True,
+                                     help="Data set whose indexing is kept (None: the most central one)")
+    cc_sigma: float = param(0.1, type=types.Float(min=0.01), expert_level=1,
+                            help="sigma(CC) used to score the cosine-based CC estimates")
+
+
+class CosymEmbedding(SymmetryMethod):
+    """Pairwise correlations of all data sets under every lattice operation, embedded in a few
+    dimensions; the Laue group from the angles within each data set, the indexing of each data set
+    from the cluster it joins."""
+
+    name = "cosym"
+    Params = CosymParams
+
+    def __init__(self, params: CosymParams | None = None):
+        self.params = params or CosymParams()
+
+    def __call__(self, datasets, lattice: LatticeGroup, allowed=None) -> SymmetryResult:
+        from friedel.plugins.symmetry.cosym import analysis as ana
+        from friedel.plugins.symmetry.cosym.embedding import choose_dimensions, embed
+        from friedel.plugins.symmetry.cosym.matrix import full_matrix, pair_correlations
+
+        p = self.params
+        datasets = list(datasets)
+        n, m = len(datasets), len(lattice.rotations)
+        t0 = time.perf_counter()
+        pc = pair_correlations(datasets, lattice.rotations, p.min_pairs)
+        R, W = full_matrix(pc, p.weights)
+        if not W.any():
+            raise FriedelError("no two data sets (or operations) share enough reflections to correlate: "
+                               f"need at least min_pairs={p.min_pairs} in common")
+        t1 = time.perf_counter()
+        max_dim = max(2, m)
+        if p.dimensions == "Auto" or p.dimensions is None:
+            dims, residuals = choose_dimensions(R, W, max_dim)
+        else:
+            dims, residuals = int(p.dimensions), []
+        dims = max(2, min(dims, n * m - 1)) if n * m > 2 else 2
+        X, f = embed(R, W, dims, seed=p.seed, max_iterations=p.max_iterations)
+        t2 = time.perf_counter()
+        groups = subgroups(lattice.rotations)
+        elements, ranked = ana.score_symmetry(X, n, m, lattice.rotations, pc.product_table, groups, p.cc_sigma)
+        ranked = _restrict(ranked, allowed)
+        best = ranked[0]
+        chosen = ana.assign_operations(X, n, m, p.seed_dataset)
+        reindex = ana.reindexing_operations(chosen, lattice.rotations, best.rotations)
+        log.debug("cosym: correlations %.2f s, embedding %.2f s", t1 - t0, t2 - t1)
+        U = ana.unit_rows(X).reshape(n, m, -1)
+        chosen_points = U[np.arange(n), chosen]
+        centre = chosen_points.sum(axis=0)
+        agreement = [float(chosen_points[a] @ (centre - chosen_points[a]) /
+                           max(np.linalg.norm(centre - chosen_points[a]), 1e-12)) for a in range(n)]
+        scores = {
+            "dimensions": int(dims), "residual_by_dimension": [float(v) for v in residuals],
+            "functional": f, "n_datasets": n, "n_operations": m,
+            "sym_op_scores": [e.as_dict() for e in elements],
+            "subgroup_scores": [s.as_dict() for s in ranked],
+            "coordinates": X.tolist() if n * m <= 5000 else None,
+            "agreement_with_others": agreement,
+            "timing": {"correlations": t1 - t0, "embedding": t2 - t1},
+        }
+        details = {"elements": elements, "subgroups": ranked, "chosen": chosen, "coordinates": X,
+                   "pair_correlations": pc}
+        return SymmetryResult(best.rotations, reindex, best.likelihood, confidence(ranked), scores, {}, details)
+
+
+BUILT_IN = [EvansLaueGroup, CosymEmbedding]

@@ -1,0 +1,87 @@
+"""Synthetic integrated data sets with known symmetry (no images, no geometry): true
+intensities from the simulator's Wilson model in the true space group, observed in a P1
+(primitive) indexing with Poisson-like noise, optionally reindexed by an ambiguity operation."""
+
+from __future__ import annotations
+
+import gemmi
+import numpy as np
+
+from friedel.flags import Flags
+from friedel.models.crystal import Crystal
+from friedel.models.experiment import Experiment, ExperimentList
+from friedel.plugins.simulate.crystals import TrueIntensities, random_orientation
+from friedel.prediction import generate_indices
+from friedel.reflection_table import ReflectionTable
+
+
+def primitive_P(space_group: str) -> np.ndarray:
+    """Columns: primitive basis vectors in the conventional basis."""
+    sg = gemmi.SpaceGroup(space_group)
+    if sg.centring_type() == "P":
+        return np.eye(3)
+    op = sg.centred_to_primitive()
+    return np.array(op.rot, float).T / op.DEN
+
+
+def make_dataset(cell, space_group, d_min=2.5, completeness=0.7, multiplicity=2.0, scale=200.0,
+                 background=20.0, rng=None, truth=None, reindex=None, wilson_b=20.0):
+    """(A of the P1 crystal, table columns) of one synthetic data set.
+
+    ``reindex`` (3x3 int, conventional basis): the data set's labels h carry I_true(h @ reindex)
+    (an indexing ambiguity). Returns also the true-intensity object for checking.
+    """
+    rng = np.random.default_rng(0) if rng is None else rng
+    truth = truth or TrueIntensities(cell, space_group, d_min, wilson_b, rng)
+    P = primitive_P(space_group)
+    A_conv = Crystal.from_cell(cell, "P 1", U=random_orientation(rng)).A
+    A_p = A_conv @ np.linalg.inv(P).T  # indices h_p = h_conv @ P (ChangeOfBasis.apply_to_A)
+    hkl_p = generate_indices(A_p, d_min)
+    # a contiguous-ish subset: keep reflections on one side of a random plane plus random ones
+    n = len(hkl_p)
+    v = rng.normal(size=3)
+    score = (hkl_p @ A_p.T) @ v
+    keep = score > np.quantile(score, 1 - completeness)
+    hkl_p = hkl_p[keep]
+    # repeated observations (a mix of Friedel mates and repeats)
+    reps = rng.poisson(multiplicity - 1, len(hkl_p)) + 1
+    hkl_obs = np.repeat(hkl_p, reps, axis=0)
+    flip = rng.random(len(hkl_obs)) < 0.5
+    hkl_obs[flip] *= -1
+    hkl_conv = np.rint(hkl_obs @ np.linalg.inv(P)).astype(int)
+    if reindex is not None:
+        hkl_conv = hkl_conv @ np.asarray(reindex, int)
+    i_true = truth.lookup(hkl_conv) * scale
+    var = i_true + background
+    i_obs = i_true + rng.normal(size=len(i_true)) * np.sqrt(var)
+    cols = {
+        "miller_index": hkl_obs.astype(np.int32),
+        "intensity.sum.value": i_obs,
+        "intensity.sum.variance": np.maximum(i_obs, 0) + background,
+        "intensity.prf.value": i_obs,
+        "intensity.prf.variance": np.maximum(i_obs, 0) + background,
+        "lp": np.ones(len(i_obs)),
+        "qe": np.ones(len(i_obs)),
+        "partiality": np.ones(len(i_obs)),
+        "flags": np.full(len(i_obs), int(Flags.integrated_sum | Flags.integrated_prf | Flags.indexed), np.int64),
+        "d": 1.0 / np.linalg.norm(hkl_obs @ A_p.T, axis=1),
+        "intensity.true.value": i_true,
+    }
+    return A_p, cols, truth
+
+
+def make_experiments(cell, space_group, n_datasets=1, reindex_ops=None, seed=0, **kwargs):
+    """ExperimentList and ReflectionTable of ``n_datasets`` synthetic P1 data sets."""
+    rng = np.random.default_rng(seed)
+    truth = TrueIntensities(cell, space_group, kwargs.get("d_min", 2.5), kwargs.get("wilson_b", 20.0), rng)
+    experiments = ExperimentList()
+    tables = []
+    for i in range(n_datasets):
+        R = None if reindex_ops is None else reindex_ops[i]
+        A, cols, truth = make_dataset(cell, space_group, rng=rng, truth=truth, reindex=R, **kwargs)
+        experiments.append(Experiment(crystal=Crystal(A, "P 1"), identifier=f"synthetic-{i}"))
+        cols["id"] = np.full(len(cols["d"]), i, np.int32)
+        tables.append(cols)
+    merged = {k: np.concatenate([t[k] for t in tables]) for k in tables[0]}
+    table = ReflectionTable(merged, {i: f"synthetic-{i}" for i in range(n_datasets)})
+    return experiments, table, truth
