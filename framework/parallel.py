@@ -9,8 +9,10 @@ back in the order of the blocks, so parallel and serial runs give identical outp
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import multiprocessing
 import os
+import signal
 from typing import Callable, Sequence
 
 from friedel.errors import FriedelError
@@ -72,11 +74,36 @@ def run_blocks(func: Callable, blocks: Sequence, mp: MpParams | None = None,
         return results
     if mp.method == "multiprocessing":
         ctx = multiprocessing.get_context("forkserver" if os.name != "nt" else "spawn")
-        with concurrent.futures.ProcessPoolExecutor(max_workers=min(nproc, len(blocks)), mp_context=ctx) as pool:
-            return _collect({pool.submit(func, b): i for i, b in enumerate(blocks)}, len(blocks), on_done)
+        # workers ignore Ctrl-C: the main process alone handles it, stops them at once and
+        # reports one line (no worker tracebacks, no pool waiting for blocks to finish)
+        pool = concurrent.futures.ProcessPoolExecutor(max_workers=min(nproc, len(blocks)), mp_context=ctx,
+                                                      initializer=_ignore_interrupts)
+        try:
+            results = _collect({pool.submit(func, b): i for i, b in enumerate(blocks)}, len(blocks), on_done)
+        except BaseException:
+            _stop_pool(pool)
+            raise
+        pool.shutdown(wait=True)
+        return results
     if mp.method == "dask":
         return _run_dask(func, blocks, mp, nproc, on_done)
     raise FriedelError(f"unknown mp.method={mp.method}; choose multiprocessing, none or dask")
+
+
+def _ignore_interrupts() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _stop_pool(pool) -> None:
+    """End a process pool now: cancel what has not started, terminate the workers."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.terminate()
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.join(timeout=5)
 
 
 def _collect(futures: dict, n: int, on_done) -> list:
