@@ -38,6 +38,7 @@ def add_dataset(mtz: gemmi.Mtz, project: str, crystal: str, dataset: str, wavele
     first = len(mtz.datasets) == 0
     ds = mtz.add_dataset(dataset)
     if first:
+        ds.id = 1  # CCP4 numbers datasets from 1 (0 is the base dataset); batches link to it
         for label in ("H", "K", "L"):
             mtz.add_column(label, "H", dataset_id=ds.id)
     ds.project_name = project
