@@ -53,8 +53,6 @@ EXTENSION_POINTS = {
     "refinement_engines": "friedel_refinement_engines",
     "outlier_rejectors": "friedel_outlier_rejectors",
     "background_algorithms": "friedel_background_algorithms",
-    "centroid_algorithms": "friedel_centroid_algorithms",
-    "intensity_algorithms": "friedel_intensity_algorithms",
     "profile_models": "friedel_profile_models",
     "scaling_models": "friedel_scaling_models",
     "exporters": "friedel_exporters",
@@ -142,22 +140,24 @@ def friedel_outlier_rejectors():
 
 @hookspec
 def friedel_background_algorithms():
-    """Return background models for integration (``integration.background.algorithm=``)."""
+    """Return background models for integration (``integration.background.algorithm=``).
 
-
-@hookspec
-def friedel_centroid_algorithms():
-    """Return centroid algorithms used on shoeboxes (``integration.centroid.algorithm=``)."""
-
-
-@hookspec
-def friedel_intensity_algorithms():
-    """Return intensity algorithms (summation, profile fitting) for integration."""
+    Contract: :class:`friedel.contracts.integration.BackgroundModel` — constructed once per
+    experiment with ``experiment=`` and ``background_scope=`` (the ``integration.background`` scope);
+    called on a window of shoeboxes (flat pixel arrays, DIALS mask codes) and fills the
+    per-pixel background (counts per pixel) in place.
+    """
 
 
 @hookspec
 def friedel_profile_models():
-    """Return reflection profile models (``profile.algorithm=``)."""
+    """Return reflection profile models (``profile.algorithm=``).
+
+    Contract: :class:`friedel.contracts.integration.ProfileModel` — constructed per experiment
+    with ``experiment=``; estimates its widths from the strong indexed spots, gives each
+    predicted reflection its bounding box, foreground radius, rocking width and partiality,
+    and serialises itself into ``integrated.expt``.
+    """
 
 
 @hookspec

@@ -1,0 +1,99 @@
+"""Shoebox pixels: foreground test, overlap painting and extraction of one frame (numba).
+
+Boxes of a window live in flat arrays (``offsets``; box shape (nz, ny, nx), C order). A pixel
+is foreground if any of its four corners lies inside the disc |J (corner - centre)| <= r
+(the DIALS rule), on every frame of the box. Overlaps are found image-volume style: for the
+frame being read, every reflection active on it paints its foreground into a count image;
+a foreground pixel counted twice is shared (``overlapped``, fg-fg), and a background pixel
+counted at all is another reflection's peak (``overlapped``, not usable as background).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+VALID = 1
+BACKGROUND = 2
+FOREGROUND = 4
+BACKGROUND_USED = 16
+OVERLAPPED = 32
+
+
+@njit(cache=True, inline="always")
+def _is_foreground(x, y, cx, cy, j00, j01, j10, j11, r2):
+    for dy in (0.0, 1.0):
+        for dx in (0.0, 1.0):
+            u = x + dx - cx
+            v = y + dy - cy
+            c1 = j00 * u + j01 * v
+            c2 = j10 * u + j11 * v
+            if c1 * c1 + c2 * c2 <= r2:
+                return True
+    return False
+
+
+@njit(cache=True)
+def paint_foreground(count, rows, bbox, centre, jac, radius2):
+    """Add 1 to ``count`` (ny, nx) at the foreground pixels of reflections ``rows``."""
+    ny, nx = count.shape
+    for r in rows:
+        x0 = max(bbox[r, 0], 0)
+        x1 = min(bbox[r, 1], nx)
+        y0 = max(bbox[r, 2], 0)
+        y1 = min(bbox[r, 3], ny)
+        cx, cy = centre[r, 0], centre[r, 1]
+        j00, j01, j10, j11 = jac[r, 0, 0], jac[r, 0, 1], jac[r, 1, 0], jac[r, 1, 1]
+        r2 = radius2[r]
+        for y in range(y0, y1):
+            for x in range(x0, x1):
+                if _is_foreground(x, y, cx, cy, j00, j01, j10, j11, r2):
+                    count[y, x] += 1
+
+
+@njit(cache=True)
+def clear_foreground(count, rows, bbox):
+    ny, nx = count.shape
+    for r in rows:
+        for y in range(max(bbox[r, 2], 0), min(bbox[r, 3], ny)):
+            for x in range(max(bbox[r, 0], 0), min(bbox[r, 1], nx)):
+                count[y, x] = 0
+
+
+@njit(cache=True)
+def extract_frame(frame, image, good, count, rows, bbox, centre, jac, radius2, offsets, data, mask,
+                  overloaded, gain, pedestal, overload_level):
+    """Copy frame ``frame`` of one panel into the boxes ``rows`` (window-local indices).
+
+    ``good`` is the pixel mask (trusted range, panel masks); foreground pixels above
+    ``overload_level`` mark their reflection ``overloaded``.
+    """
+    ny_img, nx_img = image.shape
+    for r in rows:
+        x0, x1, y0, y1, z0 = bbox[r, 0], bbox[r, 1], bbox[r, 2], bbox[r, 3], bbox[r, 4]
+        nx = x1 - x0
+        ny = y1 - y0
+        base = offsets[r] + (frame - z0) * ny * nx
+        cx, cy = centre[r, 0], centre[r, 1]
+        j00, j01, j10, j11 = jac[r, 0, 0], jac[r, 0, 1], jac[r, 1, 0], jac[r, 1, 1]
+        r2 = radius2[r]
+        for yy in range(ny):
+            y = y0 + yy
+            for xx in range(nx):
+                x = x0 + xx
+                i = base + yy * nx + xx
+                fg = _is_foreground(x, y, cx, cy, j00, j01, j10, j11, r2)
+                code = FOREGROUND if fg else BACKGROUND
+                if 0 <= y < ny_img and 0 <= x < nx_img:
+                    raw = image[y, x]
+                    data[i] = (raw - pedestal) / gain
+                    if good[y, x]:
+                        code |= VALID
+                    elif fg and raw > overload_level:
+                        overloaded[r] = True
+                    c = count[y, x]
+                    if (fg and c > 1) or ((not fg) and c > 0):
+                        code |= OVERLAPPED
+                else:
+                    data[i] = 0.0
+                mask[i] = code

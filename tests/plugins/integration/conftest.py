@@ -1,0 +1,62 @@
+"""Simulated sweeps for the integration tests, with refined-like inputs built from the truth.
+
+Each sweep is simulated once per session (a few seconds); the reflections handed to
+``friedel integrate`` are the spots found on its images, indexed with the true lattice (a
+prediction of the truth matched within 2 px / 1 frame), so the tests measure integration
+only and do not depend on indexing or refinement.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from friedel.cli.main import main
+from friedel.flags import Flags
+
+
+def _run(args, cwd):
+    old = os.getcwd()
+    os.chdir(cwd)
+    try:
+        assert main(args) == 0, f"friedel {' '.join(args)} failed"
+    finally:
+        os.chdir(old)
+
+
+def _index_with_truth(directory):
+    from friedel.io import read_reflections, write_reflections
+
+    truth = read_reflections(os.path.join(directory, "truth_reflections.refl"))
+    strong = read_reflections(os.path.join(directory, "strong.refl"))
+    obs = strong["xyzobs.px.value"]
+    cal = truth["xyzcal.px"]
+    hkl = np.zeros((len(strong), 3), np.int32)
+    ids = np.full(len(strong), -1, np.int32)
+    # nearest true prediction of each spot (small sweeps: a dense distance matrix in chunks)
+    for start in range(0, len(strong), 2000):
+        o = obs[start:start + 2000]
+        d2 = ((o[:, None, :2] - cal[None, :, :2]) ** 2).sum(-1) + 4 * (o[:, None, 2] - cal[None, :, 2]) ** 2
+        best = d2.argmin(axis=1)
+        ok = d2[np.arange(len(o)), best] < 4.0
+        hkl[start:start + 2000][ok] = truth["miller_index"][best[ok]]
+        ids[start:start + 2000][ok] = truth["id"][best[ok]]
+    strong["miller_index"] = hkl
+    strong["id"] = ids
+    strong.set_flags(ids >= 0, Flags.indexed)
+    write_reflections(strong, os.path.join(directory, "indexed.refl"))
+
+
+def simulate_sweep(directory, *args):
+    _run(["simulate", *args, "output.directory=.", "mp.nproc=1"], directory)
+    _run(["find_spots", "truth.expt", "mp.nproc=1"], directory)
+    _index_with_truth(directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_sweep(tmp_path_factory):
+    """preset=tiny (lysozyme, PILATUS 300K, 10 x 0.5 deg) with indexed.refl from the truth."""
+    return simulate_sweep(tmp_path_factory.mktemp("tiny"), "preset=tiny")
