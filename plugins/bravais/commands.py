@@ -26,15 +26,11 @@ class BravaisOutputParams:
 
 @scope
 class RecommendationParams:
-    """When a solution is starred."""
+    """When a solution is starred: by its metric fit (RMSD) alone; intensity correlations are shown
+    as information (the point group may be lower than the lattice's)."""
 
     rmsd_ratio: float = param(1.5, type=types.Float(min=1.0),
                               help="Largest RMSD relative to the triclinic solution (plus 10% for noise)")
-    cc_min: float = param(0.6, type=types.Float(min=-1.0, max=1.0),
-                          help="Lowest intensity correlation for the lattice's characteristic rotations")
-    cc_min_pairs: int = param(50, type=types.Int(min=1),
-                              help="Pairs of related reflections needed before a correlation counts",
-                              expert_level=1)
 
 
 @scope
@@ -73,8 +69,8 @@ class RefineBravaisSettingsCommand(Command):
         rec = params.recommendation
         settings = refine_bravais_settings(
             experiments, reflections, max_delta=params.lepage_max_delta, crystal_id=params.crystal_id,
-            refinement_params=params.refinement, rmsd_ratio=rec.rmsd_ratio, cc_min=rec.cc_min,
-            cc_min_pairs=rec.cc_min_pairs, intensity_column=params.intensity_column,
+            refinement_params=params.refinement, rmsd_ratio=rec.rmsd_ratio,
+            intensity_column=params.intensity_column,
         )
         log.info(format_table(settings))
         paths = [os.path.join(out.directory, f"{out.prefix}{s.number}.expt") for s in settings]

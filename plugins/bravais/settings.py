@@ -3,8 +3,8 @@
 For each lattice from :func:`find_lattices` the P1 crystal is transformed to the lattice's
 standard setting (``A' = A P^-T``), its cell symmetrised (closest orientation kept), the
 Miller indices reindexed (``h' = h P``) and the model refined with the lattice's symmetry
-constraints. The intensities of reflections related by each lattice operation are
-correlated as a hint about the true symmetry.
+constraints. A setting is recommended by its metric fit and RMSD alone; the intensities of
+reflections related by each lattice operation are correlated and shown as information.
 """
 
 from __future__ import annotations
@@ -26,10 +26,6 @@ from friedel.models.geometry import rotate_vectors
 from friedel.prediction import rotation_angles
 
 log = logging.getLogger("friedel")
-
-#: rotation order whose presence in the true symmetry makes each crystal family plausible
-#: (the minimal rotation group of the family: 2, 222, 4, 3, 3 (hR and hP), 23)
-_CHARACTERISTIC_ORDER = {"m": 2, "o": 2, "t": 4, "h": 3, "c": 3}
 
 
 @dataclass
@@ -163,9 +159,9 @@ def _refine(experiment, reflections, refinement_params, use_refinement=True):
 
 # -- the whole procedure ------------------------------------------------------------------
 def refine_bravais_settings(experiments, reflections, max_delta: float = 5.0, crystal_id: int = 0,
-                            refinement_params=None, rmsd_ratio: float = 1.5, cc_min: float = 0.6,
+                            refinement_params=None, rmsd_ratio: float = 1.5,
                             intensity_column: str = "intensity.sum.value",
-                            use_refinement: bool = True, cc_min_pairs: int = 50) -> list[BravaisSetting]:
+                            use_refinement: bool = True) -> list[BravaisSetting]:
     """Every Bravais setting compatible with the crystal, refined and ranked (lowest symmetry first)."""
     if crystal_id < 0 or crystal_id >= len(experiments):
         raise FriedelError(f"crystal_id={crystal_id} but the experiment list has {len(experiments)} experiments")
@@ -202,7 +198,7 @@ def refine_bravais_settings(experiments, reflections, max_delta: float = 5.0, cr
                 correlations.append((order, cc, n))
         settings.append(BravaisSetting(number, candidate, exp, r, rmsds, refined, correlations))
         log.debug("setting %d %s rmsd %.4f mm", number, candidate.lattice, settings[-1].rmsd_mm)
-    recommend(settings, rmsd_ratio, cc_min, cc_min_pairs)
+    recommend(settings, rmsd_ratio)
     return settings
 
 
@@ -227,28 +223,20 @@ def _merged_intensities(crystal, refl, column):
     return merged if len(merged.keys) else None
 
 
-def recommend(settings: list[BravaisSetting], rmsd_ratio: float = 1.5, cc_min: float = 0.6,
-              cc_min_pairs: int = 50) -> None:
-    """Star the plausible settings.
+def recommend(settings: list[BravaisSetting], rmsd_ratio: float = 1.5) -> None:
+    """Star the settings whose metric fits: RMSD at most ``rmsd_ratio`` times the triclinic one
+    (plus 10% of the triclinic RMSD for noise).
 
-    A setting is recommended when its RMSD is at most ``rmsd_ratio`` times the triclinic one
-    (plus 10% of the triclinic RMSD for noise), and the intensities support the family's
-    minimal rotational symmetry: every operation of the characteristic order (2 for
-    monoclinic and orthorhombic, 4 for tetragonal, 3 for trigonal/hexagonal and cubic)
-    correlates at least ``cc_min`` (operations with fewer than ``cc_min_pairs`` pairs of
-    observed related reflections are not trusted either way).
+    The Bravais lattice is a property of the metric alone. The intensities decide the point
+    group later (``friedel symmetry``), and that may be lower than the lattice's (merohedry: a
+    cubic I 21 3 crystal has point group 23 in an m-3m lattice, so the lattice's fourfolds do not
+    correlate), so the correlation coefficients are shown as information only. Every candidate
+    already has a metric fit (obliquity) within ``lepage_max_delta``.
     """
     triclinic = next((s for s in settings if s.lattice == "aP"), None)
     base = triclinic.rmsd_mm if triclinic is not None else min(s.rmsd_mm for s in settings)
     for s in settings:
-        ok = s.rmsd_mm <= rmsd_ratio * base + 0.1 * base
-        family = s.lattice[0]
-        if family in _CHARACTERISTIC_ORDER:
-            ccs = [cc for order, cc, n in s.correlations
-                   if order == _CHARACTERISTIC_ORDER[family] and np.isfinite(cc) and n >= cc_min_pairs]
-            if ccs and min(ccs) < cc_min:
-                ok = False
-        s.recommended = bool(ok)
+        s.recommended = bool(s.rmsd_mm <= rmsd_ratio * base + 0.1 * base)
 
 
 # -- reporting ------------------------------------------------------------------------------
@@ -299,6 +287,7 @@ def format_table(settings: list[BravaisSetting]) -> str:
     if not all(s.refined for s in settings):
         lines.append("Note: some settings were not refined (see above): their RMSDs are those of the "
                      "unrefined, symmetrised models.")
-    lines.append("* = recommended: RMSD close to the triclinic one and intensities consistent with the "
-                 "lattice's rotations (metric fit in degrees, rmsd in mm).")
+    lines.append("* = recommended: the metric fits (RMSD close to the triclinic one; metric fit in degrees, rmsd "
+                 "in mm). min/max cc: intensity correlations of the lattice's rotations, for information: the "
+                 "point group can be lower than the lattice's (friedel symmetry decides it).")
     return "\n".join(lines)

@@ -79,6 +79,22 @@ def test_cubic_insulin_has_the_standard_body_centred_setting():
     assert {c.lattice for c in lattices} >= {"aP", "mC", "oF", "oI", "hR", "tI", "cI"}
 
 
+def test_recommendation_is_by_the_metric_not_the_intensities():
+    """Issue 20 item 7: a cubic I 21 3 crystal (point group 23 in an m-3m lattice) was starred hR,
+    not cI, because the cI row's correlations were low. The Bravais lattice is a metric property:
+    even intensities with no symmetry at all (pure noise) must leave cI the highest recommended
+    lattice; the correlations are still reported, as information."""
+    experiments, refl, truth = simulated_indexed("insulin", d_min=4.5, n_images=24)
+    rng = np.random.default_rng(3)
+    refl["intensity.sum.value"] = rng.exponential(1000.0, len(refl))  # uncorrelated: no symmetry
+    settings = refine_bravais_settings(experiments, refl, refinement_params=_fast_refinement(), max_delta=4.0)
+    best = max((s for s in settings if s.recommended), key=lambda s: s.number)
+    assert best.lattice == "cI"
+    cubic = next(s for s in settings if s.lattice == "cI")
+    assert cubic.cc_values and cubic.min_cc < 0.3  # the CCs say "no symmetry"; they do not veto the lattice
+    assert all(s.recommended for s in settings if s.lattice in ("hR", "tI", "oF", "oI", "mC", "aP"))
+
+
 def test_cb_op_parsing_and_errors():
     cb = ChangeOfBasis.from_string("b+c,a+c,a+b")
     assert np.array_equal(cb.P, [[0, 1, 1], [1, 0, 1], [1, 1, 0]])
