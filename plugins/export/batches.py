@@ -68,7 +68,9 @@ def assign_batch_ranges(experiments) -> list[BatchRange]:
         # ranges that overlap *or touch* an assigned one move to the next epoch
         clash = any(candidate.first <= r.last + 1 and r.first <= candidate.last + 1 for r in assigned)
         if clash:
-            start = _next_epoch(max(r.last for r in assigned))
+            largest = max(r.last for r in assigned)
+            # stills (one image each) are numbered on consecutively; sweeps start a new epoch
+            start = largest + 1 if getattr(expt, "is_still", False) else _next_epoch(largest)
             candidate = BatchRange(i, first, last, start - first)
         assigned.append(candidate)
     return assigned
