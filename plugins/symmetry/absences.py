@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import gemmi
 import numpy as np
-from scipy.stats import norm
+from scipy.special import ndtr, ndtri
 
 from friedel.miller import asu_mapping
 from friedel.plugins.symmetry.lattice import SubgroupSetting, sohncke_groups
@@ -98,10 +98,10 @@ def _direct_score(isig_pres, isig_abs, cut: float) -> float:
         if z_abs <= cut:
             break
         if z_pres <= 20 * z_abs:
-            return float((1 - norm.cdf(z_abs)) * norm.cdf(z_pres))
+            return float((1 - ndtr(z_abs)) * ndtr(z_pres))
         isig_abs = isig_abs[:-1]  # a few strong "absent" reflections: drop the strongest, retest
     if z_pres > cut:
-        return float(norm.cdf(z_pres))
+        return float(ndtr(z_pres))
     return 0.0
 
 
@@ -130,7 +130,7 @@ def assess_absences(hkl, intensity, variance, setting: SubgroupSetting, signific
             message = (f"No absences to check: {chosen} cannot be told from {', '.join(others)} by systematic "
                        "absences (the lattice centring makes the same reflections absent); the first is chosen")
         return AbsenceResult(chosen, [], [(c.xhm(), 1.0, []) for c in candidates], others, message)
-    cut = float(norm.ppf(significance))
+    cut = float(ndtri(significance))
     rotations = setting.rotations_in_best_setting()
     uhkl, I, sig = merge_in_laue_group(hkl, intensity, variance, symmorphic)
     isig = I / sig

@@ -59,7 +59,8 @@ def prepare_each(experiments, observations, max_delta: float, relative_length_to
         if len(o) < min_reflections:
             excluded[o.identifier] = f"only {len(o)} usable reflections (min_reflections={min_reflections})"
             continue
-        searches[o.identifier] = find_lattice_group(crystal.unit_cell, max_delta, crystal.space_group)
+        searches[o.identifier] = find_lattice_group(crystal.unit_cell, max_delta, crystal.space_group,
+                                                    with_subgroup_settings=False)
     if not searches:
         raise FriedelError(f"no data set has at least {min_reflections} usable reflections")
     votes = collections.Counter(s.group.lattice for s in searches.values())
@@ -72,7 +73,8 @@ def prepare_each(experiments, observations, max_delta: float, relative_length_to
         if s.group.lattice != lattice:
             crystal = experiments[o.experiment_index].crystal
             try:
-                s = find_lattice_group(crystal.unit_cell, max_delta, crystal.space_group, lattice=lattice)
+                s = find_lattice_group(crystal.unit_cell, max_delta, crystal.space_group, lattice=lattice,
+                                       with_subgroup_settings=False)
             except FriedelError:
                 excluded[o.identifier] = f"its lattice ({s.group.lattice}) is not the common {lattice} lattice"
                 continue

@@ -17,7 +17,6 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize
 
 from friedel.contracts.symmetry import MergedDataset
 from friedel.errors import FriedelError
@@ -211,14 +210,34 @@ def _wilson_fit(s2: np.ndarray, hkl: np.ndarray, intensity: np.ndarray, anisotro
     p0 = np.zeros(X.shape[1])
     p0[0] = np.log(mean)
 
-    def f(p):
+    def nll(p):
         eta = np.clip(X @ p, -700, 700)
-        mu = np.exp(eta)
-        r = y / mu
-        return float(np.sum(eta + r)), X.T @ (1.0 - r)
+        return float(np.sum(eta + y * np.exp(-eta)))
 
-    result = optimize.minimize(f, p0, jac=True, method="L-BFGS-B")
-    return np.exp(np.clip(X @ result.x, -700, 700)), result.x / colscale
+    # Newton's method (a gamma GLM with log link): gradient X'(1 - r), Hessian X' diag(r) X
+    p, value = p0, nll(p0)
+    for _ in range(50):
+        r = y * np.exp(-np.clip(X @ p, -700, 700))
+        grad = X.T @ (1.0 - r)
+        hess = (X * r[:, None]).T @ X + 1e-9 * np.eye(X.shape[1])
+        try:
+            step = np.linalg.solve(hess, grad)
+        except np.linalg.LinAlgError:
+            break
+        t = 1.0
+        while t > 1e-4:
+            trial = p - t * step
+            v = nll(trial)
+            if v <= value:
+                break
+            t *= 0.5
+        else:
+            break
+        converged = value - v < 1e-10 * max(1.0, abs(value))
+        p, value = trial, v
+        if converged:
+            break
+    return np.exp(np.clip(X @ p, -700, 700)), p / colscale
 
 
 def n_shells_for(n: int) -> int:

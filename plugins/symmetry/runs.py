@@ -15,7 +15,15 @@ from friedel.errors import FriedelError
 from friedel.plugin_manager import build_plugin
 from friedel.plugins.symmetry import report
 from friedel.plugins.symmetry.absences import assess_absences
-from friedel.plugins.symmetry.lattice import LatticeSearch, as_int, hkl_text, key, subgroup_setting, subgroups
+from friedel.plugins.symmetry.lattice import (
+    LatticeSearch,
+    as_int,
+    find_lattice_group,
+    hkl_text,
+    key,
+    subgroup_setting,
+    subgroups,
+)
 from friedel.plugins.symmetry.output import reindexed_outputs
 from friedel.plugins.symmetry.prepare import (
     lattice_space_group,
@@ -131,6 +139,7 @@ def run_symmetry(experiments, reflections, params) -> Outcome:
     out_expts, out_refl = reindexed_outputs(experiments, reflections, changes)
 
     text, summary = _report(result, settings, best, space_group, absences, total)
+    summary["best_solution"]["chosen_by"] = "scores" if allowed is None else "user"
     summary.update(_data_summary(datasets, d_min, res_info, excluded))
     summary["lattice"] = {"lattice": search.group.lattice, "max_delta": search.group.max_delta,
                           "unit_cell": list(search.group.unit_cell), "cb_op_inp_lattice": search.cb_op.as_abc()}
@@ -165,7 +174,8 @@ def _report(result, settings, best, space_group, absences, total_cb):
         parts.append(head)
     parts += [report.element_table(elements), report.subgroup_table(rows)]
     parts.append("\n".join([
-        f"Best solution: {best.patterson_group}",
+        f"Best solution: {best.patterson_group}" + ("" if ranked and ranked[0].keys == best.keys
+                                                    else " (as requested; the scores above prefer another)"),
         f"Unit cell: {_cell_text(best.unit_cell)}",
         f"Reindex operator: {total_cb.as_abc()}",
         f"Laue group probability: {result.likelihood:.3f}",
@@ -208,7 +218,11 @@ def run_cosym(experiments, reflections, params) -> Outcome:
     cells = np.array([p.search.group.unit_cell for p in prepared])
     median = np.median(cells, axis=0)
     ref = prepared[int(np.argmin(np.abs(cells - median).sum(axis=1)))]
-    search = ref.search
+    # the reference's full search (all lower lattices) gives the settings of subgroups; its
+    # standard setting is that of every data set (they share the lattice's standard rotations)
+    crystal = experiments[ref.observations.experiment_index].crystal
+    search = find_lattice_group(crystal.unit_cell, lat.lattice_symmetry_max_delta, crystal.space_group,
+                                lattice=lattice)
     log.info("Lattice symmetry: %s, %d operations; %d data sets", lattice, len(search.group.rotations), len(prepared))
     d_min, res_info = _resolution(params, prepared, lattice_space_group(lattice), rng)
     datasets = merged_datasets(prepared, params.data.normalisation, d_min, combine=False, rng=rng)
@@ -241,6 +255,7 @@ def run_cosym(experiments, reflections, params) -> Outcome:
     out_expts, out_refl = reindexed_outputs(experiments, reflections, changes)
 
     text, summary = _report(result, settings, best, space_group, absences, best.cb_op)
+    summary["best_solution"]["chosen_by"] = "scores" if allowed is None else "user"
     groups: dict[str, list] = {}
     for p, Q in zip(prepared, result.reindex):
         groups.setdefault(hkl_text(as_int(Q)), []).append(p.identifier)

@@ -85,3 +85,33 @@ def make_experiments(cell, space_group, n_datasets=1, reindex_ops=None, seed=0, 
     merged = {k: np.concatenate([t[k] for t in tables]) for k in tables[0]}
     table = ReflectionTable(merged, {i: f"synthetic-{i}" for i in range(n_datasets)})
     return experiments, table, truth
+
+
+def as_p1(experiments, reflections, extra_cb: str | None = None):
+    """The simulator's true models as an indexer would leave them: a primitive P1 cell, optionally
+    in another basis (``extra_cb`` such as ``b,c,a``); Miller indices transformed alike."""
+    from friedel.plugins.bravais.cb_op import ChangeOfBasis
+    from friedel.plugins.bravais.reindex import reindex_experiments
+    from friedel.plugins.symmetry.lattice import primitive_cb_op
+
+    sg = experiments[0].crystal.space_group
+    cb = primitive_cb_op(sg)
+    if extra_cb:
+        cb = cb.then(ChangeOfBasis.from_string(extra_cb))
+    out = reindex_experiments(experiments, cb, "P 1")
+    refl = reflections.copy()
+    hkl = np.asarray(refl["miller_index"])
+    ok = np.any(hkl != 0, axis=1)
+    new = np.zeros_like(hkl)
+    new[ok] = cb.apply_to_miller_indices(hkl[ok])
+    refl["miller_index"] = new.astype(np.int32)
+    return out, refl
+
+
+def simulated(preset: str, extra_cb: str | None = None, **overrides):
+    """simulate_integrated of a preset, as P1 integrated data (experiments, reflections)."""
+    from friedel.plugins.simulate.integrated import simulate_integrated
+    from friedel.plugins.simulate.params import make_params
+
+    experiments, reflections = simulate_integrated(make_params(preset, **overrides))
+    return as_p1(experiments, reflections, extra_cb)
