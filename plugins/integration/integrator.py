@@ -104,10 +104,12 @@ def integrate(experiments, reflections: ReflectionTable, params, opener=None) ->
     if len(pred_rows) == 0 and any(_needs_estimate(params, e) for e in experiments):
         raise FriedelError("none of the strong spots matches a predicted reflection: the reflections do not belong "
                            "to these experiments (give the refined.expt and refined.refl of one run)")
+    isolated = _isolated(table, pred_rows)
+    log.info(f"{int(isolated.sum())} of them far enough from other predictions to model the profile")
     models, estimates = [], []
     for i, e in enumerate(experiments):
         model = build_plugin("profile_models", params.profile.algorithm, params.profile, experiment=e)
-        mine = ids[pred_rows] == i
+        mine = (ids[pred_rows] == i) & isolated
         ref = None
         if reflections is not None and "shoebox" in reflections and mine.any():
             ref = reflections.select(strong_rows[mine])
@@ -126,36 +128,8 @@ def integrate(experiments, reflections: ReflectionTable, params, opener=None) ->
     timing["profile_model"] = time.perf_counter() - t0
 
     # -- shoebox geometry ---------------------------------------------------------------------
-    bbox = np.zeros((n, 6), np.int64)
-    radius = np.zeros(n)
-    sigma_z = np.zeros(n)
-    partiality = np.zeros(n)
-    excluded = np.zeros(n, bool)
-    for i, e in enumerate(experiments):
-        sel = np.flatnonzero(ids == i)
-        fr = frames_all[i]
-        bbox[sel] = models[i].bounding_boxes(fr, e.scan.array_range)
-        radius[sel] = models[i].foreground_radius(fr)
-        sigma_z[sel] = models[i].rocking_sigma_frames(fr)
-        partiality[sel] = models[i].partiality(fr, bbox[sel])
-        ex = _excluded_frames(e.scan, params.integration.exclude_images)
-        if len(ex):
-            excluded[sel] = np.isin(np.floor(table["xyzcal.px"][sel, 2]).astype(np.int64), ex)
-    table["bbox"] = bbox.astype(np.int32)
-    table["partiality"] = partiality
-    near_axis = np.abs(zeta) < params.integration.min_zeta
-    outside = (bbox[:, 5] <= bbox[:, 4]) | (table["xyzcal.px"][:, 2] < _scan_lo(experiments, ids)) | (
-        table["xyzcal.px"][:, 2] >= _scan_hi(experiments, ids))
-    # a reflection whose peak is outside the scan is kept only if a measurable part is inside
-    outside &= ~((bbox[:, 5] > bbox[:, 4]) & (partiality > 0.05))
-    skip = near_axis | outside | excluded
-    table.set_flags(skip, Flags.dont_integrate)
-    counts = {"predicted": n, "near_rotation_axis": int(near_axis.sum()), "outside_scan": int((outside & ~near_axis).sum()),
-              "excluded_images": int((excluded & ~near_axis & ~outside).sum())}
-    log.info(f"{n} reflections predicted; not integrated: {counts['near_rotation_axis']} near the rotation axis "
-             f"(|zeta| < {params.integration.min_zeta}), {counts['outside_scan']} outside the scan, "
-             f"{counts['excluded_images']} on excluded images")
-
+    bbox, radius, sigma_z, partiality, skip, counts = _shoebox_geometry(experiments, models, frames_all, table,
+                                                                         params)
     # -- reference profile grid -----------------------------------------------------------------
     fitting = bool(params.profile.fitting)
     refp = params.profile.reference
@@ -223,6 +197,28 @@ def integrate(experiments, reflections: ReflectionTable, params, opener=None) ->
         for rows, res, _ in results:
             used[rows] = res["used_in_modelling"]
         table.set_flags(used, Flags.used_in_modelling)
+        rows_r, frames_r, counts_r = acc.rocking_counts()
+        refined = False
+        for i, e in enumerate(experiments):
+            sel = np.flatnonzero(ids == i)
+            local = np.full(n, -1, np.int64)
+            local[sel] = np.arange(len(sel))
+            mine = local[rows_r] >= 0
+            refine = getattr(models[i], "refine_sigma_m", None)
+            if refine is None or not mine.any():
+                continue
+            used_n = refine(frames_all[i], local[rows_r[mine]], frames_r[mine], counts_r[mine])
+            if used_n:
+                refined = True
+                e.profile = models[i].to_dict()
+                estimates[i].sigma_m_deg = e.profile["sigma_m"]
+                estimates[i].n_spots_sigma_m = used_n
+                log.info(f"Experiment {i}: sigma_m {e.profile['sigma_m']:.4f} degrees from the background-"
+                         f"subtracted counts of {used_n} reference reflections on their frames")
+        if refined:
+            bbox, radius, sigma_z, partiality, skip, counts = _shoebox_geometry(experiments, models, frames_all,
+                                                                                 table, params)
+            inputs.update(bbox=bbox, radius=radius, sigma_z=sigma_z, skip=skip)
         n_valid = int(profiles.valid.sum())
         log.info(f"Reference profiles: {n_valid} of {len(profiles.valid)} learned from {int(used.sum())} "
                  "strong full reflections")
@@ -231,6 +227,11 @@ def integrate(experiments, reflections: ReflectionTable, params, opener=None) ->
                         "summation only")
             fitting = False
         timing["modelling"] = time.perf_counter() - t0
+    table.set_flags(skip, Flags.dont_integrate)
+    log.info(f"{n} reflections predicted; not integrated: {counts['near_rotation_axis']} near the rotation axis "
+             f"(|zeta| < {params.integration.min_zeta}), {counts['outside_scan']} outside the scan, "
+             f"{counts['excluded_images']} on excluded images")
+    box_vox = ((bbox[:, 1] - bbox[:, 0]) * (bbox[:, 3] - bbox[:, 2]) * np.maximum(bbox[:, 5] - bbox[:, 4], 0))
     fit_index = profile_index.copy()
     if fitting:
         fit_index = profiles.substitute[profile_index]
@@ -244,6 +245,53 @@ def integrate(experiments, reflections: ReflectionTable, params, opener=None) ->
     timing["total"] = time.perf_counter() - t_start
     return IntegrationResult(experiments, out, n, counts, estimates, profiles if fitting else None, timing,
                              {"window_voxels": voxels, "all_shoeboxes_mb": float(box_vox.sum() * BYTES_PER_VOXEL / 1e6)})
+
+
+def _shoebox_geometry(experiments, models, frames_all, table, params):
+    """Boxes, foreground radii, rocking widths (frames), partialities and the rows left out."""
+    n = len(table)
+    ids = table["id"]
+    bbox = np.zeros((n, 6), np.int64)
+    radius = np.zeros(n)
+    sigma_z = np.zeros(n)
+    partiality = np.zeros(n)
+    excluded = np.zeros(n, bool)
+    for i, e in enumerate(experiments):
+        sel = np.flatnonzero(ids == i)
+        fr = frames_all[i]
+        bbox[sel] = models[i].bounding_boxes(fr, e.scan.array_range)
+        radius[sel] = models[i].foreground_radius(fr)
+        sigma_z[sel] = models[i].rocking_sigma_frames(fr)
+        partiality[sel] = models[i].partiality(fr, bbox[sel])
+        ex = _excluded_frames(e.scan, params.integration.exclude_images)
+        if len(ex):
+            excluded[sel] = np.isin(np.floor(table["xyzcal.px"][sel, 2]).astype(np.int64), ex)
+    table["bbox"] = bbox.astype(np.int32)
+    table["partiality"] = partiality
+    zeta = table["zeta"]
+    near_axis = np.abs(zeta) < params.integration.min_zeta
+    z = table["xyzcal.px"][:, 2]
+    outside = (bbox[:, 5] <= bbox[:, 4]) | (z < _scan_lo(experiments, ids)) | (z >= _scan_hi(experiments, ids))
+    # a reflection whose peak is outside the scan is kept only if a measurable part is inside
+    outside &= ~((bbox[:, 5] > bbox[:, 4]) & (partiality > 0.05))
+    skip = near_axis | outside | excluded
+    counts = {"predicted": n, "near_rotation_axis": int(near_axis.sum()),
+              "outside_scan": int((outside & ~near_axis).sum()),
+              "excluded_images": int((excluded & ~near_axis & ~outside).sum())}
+    return bbox, radius, sigma_z, partiality, skip, counts
+
+
+def _isolated(table, rows, radius_px: float = 8.0, frames: float = 2.0) -> np.ndarray:
+    """Reference spots with no other predicted reflection (any lattice) within ``radius_px``
+    and ``frames`` on the same panel: their strong-spot pixels are their own."""
+    from scipy.spatial import cKDTree
+
+    xyz = table["xyzcal.px"].copy()
+    xyz[:, 2] *= radius_px / frames
+    xyz[:, 0] += table["panel"] * 1e5  # panels far apart
+    tree = cKDTree(xyz)
+    counts = np.array([len(c) for c in tree.query_ball_point(xyz[rows], radius_px)]) if len(rows) else np.zeros(0)
+    return counts <= 1
 
 
 def _without_crystal(e):
@@ -349,9 +397,14 @@ def _assemble(table, r, experiments, params, fitting, fit_index, skip):
     table.set_flags(too_few_valid, Flags.dont_integrate)
     table.set_flags(done & ~bg_ok, Flags.failed_during_background_modelling | Flags.dont_integrate)
     measurable = done & bg_ok & ~too_few_valid
-    sum_ok = measurable & (n_fg_valid == n_fg) & (n_fg > 0)
+    complete = measurable & (n_fg_valid == n_fg) & (n_fg > 0)
+    # a foreground shared with another reflection holds its photons too: summation cannot
+    # separate them (profile fitting leaves the shared pixels out)
+    shared = r["num_pixels.overlapped_fg"] > 0
+    sum_ok = complete & ~shared
     table.set_flags(sum_ok, Flags.integrated_sum)
-    table.set_flags(measurable & ~sum_ok, Flags.foreground_includes_bad_pixels | Flags.failed_during_summation)
+    table.set_flags(measurable & ~complete, Flags.foreground_includes_bad_pixels | Flags.failed_during_summation)
+    table.set_flags(complete & shared, Flags.failed_during_summation)
     table.set_flags(done & r["overloaded"], Flags.overloaded)
     table.set_flags(done & (r["num_pixels.overlapped_fg"] > 0), Flags.overlapped_fg)
     table.set_flags(done & (r["num_pixels.overlapped_bg"] > 0), Flags.overlapped_bg)
@@ -394,7 +447,7 @@ def _assemble(table, r, experiments, params, fitting, fit_index, skip):
         "integrated": int(integrated.sum()),
         "too_few_valid_foreground": int(too_few_valid.sum()),
         "failed_background": int((done & ~bg_ok).sum()),
-        "foreground_bad_pixels": int((measurable & ~sum_ok).sum()),
+        "foreground_bad_pixels": int((measurable & ~complete).sum()),
         "overloaded": int((done & r["overloaded"]).sum()),
         "overlapped_fg": int((done & (r["num_pixels.overlapped_fg"] > 0)).sum()),
         "overlapped_bg": int((done & (r["num_pixels.overlapped_bg"] > 0)).sum()),

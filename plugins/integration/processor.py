@@ -21,7 +21,7 @@ from friedel.errors import FileFormatError, FriedelError
 
 from .profile_fitting import ReferenceProfiles, accumulate_profiles, fit_profiles
 from .shoeboxes import clear_foreground, extract_frame, paint_foreground
-from .summation import summation
+from .summation import frame_sums, summation
 
 BYTES_PER_VOXEL = 9  # float32 data + float32 background + uint8 mask
 
@@ -156,6 +156,8 @@ def _process_window(job: Job, w: _Window, out: dict, accumulators: ReferenceProf
                             use, isum, np.ascontiguousarray(g.position[local]), g.experiment[local], a.experiment,
                             a.centres, a.step, a.numerator, a.denominator, a.weight, a.count)
         out["used_in_modelling"][local] = use
+        box, frame, value = frame_sums(w.data, w.mask, w.background, w.offsets, w.shapes, use)
+        a.rocking.append((g.rows[local[box]], w.bbox[box, 4] + frame, value))
     elif job.profiles is not None:
         p = job.profiles
         profile = g.profile[local].copy()

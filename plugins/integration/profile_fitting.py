@@ -94,6 +94,8 @@ class ReferenceProfiles:
     density: np.ndarray = field(default=None)
     valid: np.ndarray = field(default=None)
     substitute: np.ndarray = field(default=None)  # profile used for each profile index
+    #: (table rows, frames, counts) of the reference reflections frame by frame (rocking width)
+    rocking: list = field(default_factory=list)
 
     def __post_init__(self):
         n, g = len(self.step), self.grid_points
@@ -111,6 +113,13 @@ class ReferenceProfiles:
         self.denominator += other.denominator
         self.weight += other.weight
         self.count += other.count
+        self.rocking.extend(other.rocking)
+
+    def rocking_counts(self):
+        """(rows, frames, counts) of every reference reflection on each frame of its box."""
+        if not self.rocking:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+        return tuple(np.concatenate([part[k] for part in self.rocking]) for k in range(3))
 
     def finalise(self, min_spots: float) -> None:
         """Density = numerator / denominator (negatives to 0); choose substitutes for empty profiles.

@@ -92,15 +92,27 @@ def estimate_sigma_m(shoeboxes, frames: LocalFrames, min_zeta: float) -> tuple[f
     k = np.bincount(inv, value)
     spot = uniq // 1_000_000
     frame = (uniq % 1_000_000).astype(float)
-    zc = frames.centre[use[spot], 2]
-    a0 = np.abs(frames.zeta[use[spot]]) * frames.dphi / math.sqrt(2.0)
+    return sigma_m_likelihood(spot, frame, k, frames.centre[use, 2], np.abs(frames.zeta[use]), frames.dphi)
+
+
+def sigma_m_likelihood(spot, frame, k, zc_of_spot, zeta_of_spot, dphi) -> tuple[float, int]:
+    """Maximum-likelihood sigma_m (radians) of counts ``k`` of spots on frames (a multinomial
+    over each spot's frames); ``spot`` indexes the per-spot ``zc_of_spot`` / ``zeta_of_spot``."""
+    spot = np.asarray(spot, np.int64)
+    k = np.maximum(np.asarray(k, float), 0.0)
+    frame = np.asarray(frame, float)
     n_spots = len(np.unique(spot))
+    if n_spots == 0:
+        return float("nan"), 0
+    zc = np.asarray(zc_of_spot, float)[spot]
+    a0 = np.abs(np.asarray(zeta_of_spot, float))[spot] * dphi / math.sqrt(2.0)
+    n_bins = int(spot.max()) + 1
 
     def nll(log_sigma):
         a = a0 / math.exp(log_sigma)
         frac = 0.5 * (erf((frame + 1 - zc) * a) - erf((frame - zc) * a))
         frac = np.maximum(frac, 1e-300)
-        norm = np.bincount(spot, frac, spot.max() + 1)[spot]
+        norm = np.bincount(spot, frac, n_bins)[spot]
         return -float(np.sum(k * (np.log(frac) - np.log(norm))))
 
     res = minimize_scalar(nll, bounds=(math.log(1e-5), math.log(0.2)), method="bounded",
@@ -146,6 +158,23 @@ class GaussianRSProfile(ProfileModel):
                                "profile.gaussian_rs.sigma_b= and sigma_m= (degrees)")
         self.sigma_b, self.sigma_m = sigma_b, sigma_m
         return ProfileEstimate(math.degrees(sigma_b), math.degrees(sigma_m), nb, nm)
+
+    def refine_sigma_m(self, frames: LocalFrames, spot, frame, counts) -> int | None:
+        """Re-estimate sigma_m from the background-subtracted foreground counts of the reference
+        reflections on every frame of their boxes (the strong-pixel estimate is biased wide:
+        a neighbouring frame enters a strong spot only when its tail happens to be bright).
+        ``spot`` indexes ``frames``. Returns the number of reflections used (None: kept)."""
+        if self.params.sigma_m is not None:
+            return None
+        use = np.abs(frames.zeta[spot]) >= self.params.min_zeta
+        if np.unique(spot[use]).size < self.params.min_spots:
+            return None
+        sigma_m, n = sigma_m_likelihood(spot[use], frame[use], counts[use], frames.centre[:, 2], frames.zeta,
+                                        frames.dphi)
+        if np.isfinite(sigma_m) and sigma_m > 0:
+            self.sigma_m = sigma_m
+            return n
+        return None
 
     # -- geometry of each reflection ----------------------------------------------------------
     def _require(self):

@@ -27,7 +27,7 @@ def _run(args, cwd):
 
 
 def _index_with_truth(directory):
-    from friedel.io import read_reflections, write_reflections
+    from friedel.io import read_experiments, read_reflections, write_reflections
 
     truth = read_reflections(os.path.join(directory, "truth_reflections.refl"))
     strong = read_reflections(os.path.join(directory, "strong.refl"))
@@ -46,6 +46,8 @@ def _index_with_truth(directory):
     strong["miller_index"] = hkl
     strong["id"] = ids
     strong.set_flags(ids >= 0, Flags.indexed)
+    strong.experiment_identifiers = {}
+    strong.assign_identifiers(read_experiments(os.path.join(directory, "truth.expt")))
     write_reflections(strong, os.path.join(directory, "indexed.refl"))
 
 
@@ -60,3 +62,10 @@ def simulate_sweep(directory, *args):
 def tiny_sweep(tmp_path_factory):
     """preset=tiny (lysozyme, PILATUS 300K, 10 x 0.5 deg) with indexed.refl from the truth."""
     return simulate_sweep(tmp_path_factory.mktemp("tiny"), "preset=tiny")
+
+
+@pytest.fixture(scope="session")
+def two_lattice_sweep(tmp_path_factory):
+    """Two trypsin lattices in one sweep (6 x 0.5 deg on a PILATUS 300K at 120 mm): many overlaps."""
+    return simulate_sweep(tmp_path_factory.mktemp("trypsin2"), "preset=trypsin_2lattice", "scan.n_images=6",
+                          "detector.preset=pilatus300k", "detector.distance=120")
