@@ -4,7 +4,17 @@
 the most specific registered reader (plugins: hook ``friedel_formats``, base class
 :class:`friedel.formats.base.Format`).
 """
-from friedel.formats.base import Format, find_format, open_file
-from friedel.formats.images import ImageAccess, open_images
-
 __all__ = ["Format", "ImageAccess", "find_format", "open_file", "open_images"]
+
+
+def __getattr__(name):
+    # imported on first use: loading the hook module (friedel.formats.hooks) at start-up needs no numpy
+    if name in ("Format", "find_format", "open_file"):
+        from friedel.formats import base
+
+        return getattr(base, name)
+    if name in ("ImageAccess", "open_images"):
+        from friedel.formats import images
+
+        return getattr(images, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

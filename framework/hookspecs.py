@@ -28,16 +28,19 @@ hookimpl = pluggy.HookimplMarker("friedel")
 class LazyPlugin:
     """A plugin declared by name, imported only when chosen (or listed by ``friedel plugins``).
 
-    ``LazyPlugin("fft3d", "friedel.plugins.indexing.fft3d:Fft3d", help="Gridded 3D FFT")``:
-    ``target`` is ``"module:Class"``; ``help`` is the one line shown in lists (for commands:
-    ``friedel --help``) without importing the module. The class is checked against its
-    contract when it is imported; its ``name`` must equal the declared one.
+    ``LazyPlugin("fft1d", "friedel.plugins.indexing.fft1d:Fft1d", help="1D FFTs",
+    params="friedel.plugins.indexing.params:Fft1dParams")``: ``target`` is ``"module:Class"``;
+    ``help`` is the one line shown in lists (for commands: ``friedel --help``); ``params`` is
+    ``"module:Class"`` of the plugin's ``Params`` scope in a cheap module, or None when it has
+    none, so that parameter trees (``friedel index --help``) need not import the plugin; left
+    out, the plugin is imported when its parameters are needed. The class is checked against
+    its contract when it is imported; its ``name`` (and ``Params``) must equal the declared ones.
     """
 
-    __slots__ = ("name", "target", "help")
+    __slots__ = ("name", "target", "help", "params")
 
-    def __init__(self, name: str, target: str, help: str = ""):  # noqa: A002
-        self.name, self.target, self.help = name, target, help
+    def __init__(self, name: str, target: str, help: str = "", params=...):  # noqa: A002
+        self.name, self.target, self.help, self.params = name, target, help, params
 
     def __repr__(self) -> str:
         return f"LazyPlugin({self.name!r}, {self.target!r})"

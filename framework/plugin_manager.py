@@ -78,11 +78,28 @@ class PluginEntry:
     """One plugin of one extension point: its name, where it came from, and its class (loaded lazily)."""
 
     def __init__(self, point: str, name: str, source: PluginInfo, cls: type | None = None,
-                 target: str | None = None, help: str = ""):  # noqa: A002
+                 target: str | None = None, help: str = "", params=...):  # noqa: A002
         self.point, self.name, self.source, self.target = point, name, source, target
         self._cls = cls
+        self._params = params if cls is None else getattr(cls, "Params", None)  # ...: not declared
         self.help = help or (_first_line(cls.__doc__) if cls is not None else "")
         self.error: str | None = None
+
+    def params_class(self):
+        """The plugin's ``Params`` scope (None without); imports only the declared params module."""
+        if self._params is ...:
+            return getattr(self.load(), "Params", None)
+        if isinstance(self._params, str):
+            from friedel.phil import is_scope
+
+            try:
+                params = _import(self._params)
+            except Exception as exc:
+                self._fail(f"declares params={self._params}, which cannot be imported ({type(exc).__name__}: {exc})")
+            if not is_scope(params):
+                self._fail(f"declares params={self._params}, which is not a parameter scope (friedel.phil.scope)")
+            self._params = params
+        return self._params
 
     @property
     def builtin(self) -> bool:
@@ -98,13 +115,14 @@ class PluginEntry:
             return self._cls
         if self.error is not None:
             raise PluginError(self.error)
-        module_name, _, attr = self.target.partition(":")
         try:
-            cls = getattr(importlib.import_module(module_name), attr)
+            cls = _import(self.target)
         except Exception as exc:  # a third-party module may fail in any way
             self._fail(f"cannot be imported from {self.target} ({type(exc).__name__}: {exc})")
         if getattr(cls, "name", None) != self.name:
             self._fail(f"is declared as '{self.name}' but {self.target} is named {getattr(cls, 'name', None)!r}")
+        if self._params is not ... and self.params_class() is not getattr(cls, "Params", None):
+            self._fail(f"declares params={self._params!r} but its class has Params={getattr(cls, 'Params', None)!r}")
         problems = _problems(self.point, cls)
         if problems:
             self._fail("; ".join(problems))
@@ -132,6 +150,11 @@ class Refusal:
 _broken: list[PluginInfo] = []
 _sources: dict[str, PluginInfo] = {}  # pluggy plugin name -> where it came from
 _refusals: dict[tuple, Refusal] = {}
+
+
+def _import(target: str):
+    module_name, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module_name), attr)
 
 
 def _first_line(doc: str | None) -> str:
@@ -236,7 +259,7 @@ def _entry(point: str, item, source: PluginInfo) -> PluginEntry | None:
         if not _valid_name(item.name):
             _refuse(point, str(item.name), source, "a plugin name must be a lower-case identifier")
             return None
-        return PluginEntry(point, item.name, source, target=item.target, help=item.help)
+        return PluginEntry(point, item.name, source, target=item.target, help=item.help, params=item.params)
     name = getattr(item, "name", None)
     label = name if isinstance(name, str) and name else getattr(item, "__name__", repr(item))
     problems = _problems(point, item)
@@ -256,9 +279,9 @@ def _problems(point: str, cls) -> list[str]:
     return check_plugin(point, cls)
 
 
-def _reserved_collision(entry: PluginEntry, cls: type) -> str | None:
+def _reserved_collision(entry: PluginEntry, params) -> str | None:
     """Why a plugin's name cannot hold its parameters (a parameter of that name is beside its choice)."""
-    if getattr(cls, "Params", None) is None:
+    if params is None:
         return None  # a plugin without parameters has no scope to lose
     from friedel.phil import reserved_names
 
@@ -270,11 +293,31 @@ def _reserved_collision(entry: PluginEntry, cls: type) -> str | None:
 
 
 def _usable(entry: PluginEntry) -> type:
-    cls = entry.load()
-    why = _reserved_collision(entry, cls)
+    usable_params(entry)
+    return entry.load()
+
+
+def usable_params(entry: PluginEntry):
+    """The entry's ``Params`` (None without) after the name-collision check; raises PluginError."""
+    params = entry.params_class()
+    why = _reserved_collision(entry, params)
     if why is not None:
         entry._fail(why)
-    return cls
+    return params
+
+
+def plugin_params_classes(point: str) -> dict:
+    """name -> ``Params`` scope of every usable plugin of ``point`` that has one (for parameter
+    trees); imports only declared params modules, or the plugin where none is declared."""
+    out = {}
+    for name, entry in plugin_entries(point).items():
+        try:
+            params = usable_params(entry)
+        except PluginError:
+            continue
+        if params is not None:
+            out[name] = params
+    return out
 
 
 def registry(point: str) -> dict[str, type]:

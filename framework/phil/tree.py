@@ -97,12 +97,11 @@ class ParameterTree:
         return node
 
     def _add_plugin_scopes(self, node: ScopeNode, point: str, path: str) -> None:
-        from friedel.plugin_manager import registry
+        from friedel.plugin_manager import plugin_params_classes
 
-        # registry() leaves out refused plugins (a name equal to a parameter here is refused)
-        for name, plugin in sorted(registry(point).items()):
-            params = getattr(plugin, "Params", None)
-            if params is None or name in node.children:
+        # refused plugins are left out (a plugin named like a parameter here is refused)
+        for name, params in sorted(plugin_params_classes(point).items()):
+            if name in node.children:
                 continue
             node.children[name] = self._build(params, f"{path}.{name}" if path else name, plugin=True)
 

@@ -12,19 +12,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from friedel.phil import param, scope
+from friedel.plugins.indexing.params import Fft1dParams  # in a cheap module: parameter trees need no numba
 from friedel.plugins.indexing.vectors import hemisphere_directions
-
-
-@scope
-class Fft1dParams:
-    """1D FFT basis-vector search."""
-
-    direction_spacing: float | None = param(
-        None, help="Angle between search directions (radians); None: fine enough that a max_cell vector "
-        "keeps the projections of the spots within a quarter period", expert_level=1)
-    max_spots: int = param(500, help="Use at most this many (lowest-resolution) spots", expert_level=2)
-    max_vectors: int = param(60, help="Directions kept as candidate vectors", expert_level=2)
 
 
 @njit(cache=True)

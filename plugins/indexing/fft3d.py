@@ -12,15 +12,7 @@ import numpy as np
 import scipy.fft
 from scipy import ndimage
 
-from friedel.phil import param, scope
-
-
-@scope
-class Fft3dParams:
-    """3D FFT basis-vector search."""
-
-    n_points: int = param(256, help="Grid points along each reciprocal-space axis", expert_level=1)
-    max_peaks: int = param(60, help="Strongest real-space peaks turned into candidate vectors", expert_level=2)
+from friedel.plugins.indexing.params import Fft3dParams  # in a cheap module: parameter trees need no scipy
 
 
 class Fft3d:

@@ -1,10 +1,9 @@
 """Entry-point module of the indexing plugins (``friedel.plugins.indexing.hooks``).
 
-A basis-vector search (hook ``friedel_indexing_methods``) is a class with ``name``, a
-docstring, optionally ``Params``, constructed with its params, and a method
-``find_vectors(rlp, max_cell, d_min, unit_cell=None) -> (vectors (n x 3, Angstrom), scores)``
-returning candidate real-space lattice vectors; the indexer refines, de-duplicates and
-combines them into bases.
+A basis-vector search (hook ``friedel_indexing_methods``) follows the contract
+:class:`friedel.contracts.indexing.IndexingMethod`: ``find_vectors(rlp, max_cell, d_min,
+unit_cell=None) -> (vectors (n x 3, Angstrom), scores)`` returning candidate real-space lattice
+vectors; the indexer refines, de-duplicates and combines them into bases.
 """
 
 from friedel.hookspecs import LazyPlugin, hookimpl
@@ -12,11 +11,14 @@ from friedel.hookspecs import LazyPlugin, hookimpl
 
 @hookimpl
 def friedel_indexing_methods():
-    from friedel.plugins.indexing.fft1d import Fft1d
-    from friedel.plugins.indexing.fft3d import Fft3d
-    from friedel.plugins.indexing.real_space_grid_search import RealSpaceGridSearch
-
-    return [Fft3d, Fft1d, RealSpaceGridSearch]
+    # declared: a method's module (numba, scipy) is imported only when it is chosen
+    params = "friedel.plugins.indexing.params:"
+    return [
+        LazyPlugin("fft3d", "friedel.plugins.indexing.fft3d:Fft3d", params=params + "Fft3dParams"),
+        LazyPlugin("fft1d", "friedel.plugins.indexing.fft1d:Fft1d", params=params + "Fft1dParams"),
+        LazyPlugin("real_space_grid_search", "friedel.plugins.indexing.real_space_grid_search:RealSpaceGridSearch",
+                   params=params + "RealSpaceGridSearchParams"),
+    ]
 
 
 @hookimpl

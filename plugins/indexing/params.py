@@ -115,3 +115,40 @@ class SearchBeamPositionParams:
     n_candidates: int = param(5, type=types.Int(min=1), help="Best local minima of the grid refined by least "
                               "squares", expert_level=2)
     output: BeamSearchOutputParams = param(BeamSearchOutputParams)
+
+
+# -- parameters of the built-in basis-vector searches (here, not beside their numba/scipy code,
+# so that parameter trees and --help import no heavy module) --------------------------------------
+@scope
+class Fft3dParams:
+    """3D FFT basis-vector search."""
+
+    n_points: int = param(256, help="Grid points along each reciprocal-space axis", expert_level=1)
+    max_peaks: int = param(60, help="Strongest real-space peaks turned into candidate vectors", expert_level=2)
+
+
+@scope
+class Fft1dParams:
+    """1D FFT basis-vector search."""
+
+    direction_spacing: float | None = param(
+        None, help="Angle between search directions (radians); None: fine enough that a max_cell vector "
+        "keeps the projections of the spots within a quarter period", expert_level=1)
+    max_spots: int = param(500, help="Use at most this many (lowest-resolution) spots", expert_level=2)
+    max_vectors: int = param(60, help="Directions kept as candidate vectors", expert_level=2)
+
+
+@scope
+class RealSpaceGridSearchParams:
+    """Real-space grid search (needs unit_cell=)."""
+
+    direction_spacing: float | None = param(
+        None, help="Angle between search directions (radians); None: from the longest edge and the resolution",
+        expert_level=1)
+    max_length_error: float = param(
+        0.06, help="Largest relative error of the cell edges as the header geometry maps the spots; each edge "
+        "is scored over lengths within this fraction of the known one", expert_level=1)
+    length_step: float = param(0.01, help="Relative step of the trial lengths within max_length_error",
+                               expert_level=2)
+    max_spots: int = param(800, help="Use at most this many (lowest-resolution) spots", expert_level=2)
+    vectors_per_length: int = param(15, help="Best directions kept for each cell-edge length", expert_level=2)

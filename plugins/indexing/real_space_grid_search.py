@@ -24,25 +24,9 @@ import numpy as np
 from numba import njit
 
 from friedel.errors import FriedelError
-from friedel.phil import param, scope
+from friedel.plugins.indexing.params import RealSpaceGridSearchParams  # cheap module: no numba for trees
 from friedel.plugins.indexing import lattice as lat
 from friedel.plugins.indexing.vectors import hemisphere_directions, integral_fraction, refine_vector
-
-
-@scope
-class RealSpaceGridSearchParams:
-    """Real-space grid search (needs unit_cell=)."""
-
-    direction_spacing: float | None = param(
-        None, help="Angle between search directions (radians); None: from the longest edge and the resolution",
-        expert_level=1)
-    max_length_error: float = param(
-        0.06, help="Largest relative error of the cell edges as the header geometry maps the spots; each edge "
-        "is scored over lengths within this fraction of the known one", expert_level=1)
-    length_step: float = param(0.01, help="Relative step of the trial lengths within max_length_error",
-                               expert_level=2)
-    max_spots: int = param(800, help="Use at most this many (lowest-resolution) spots", expert_level=2)
-    vectors_per_length: int = param(15, help="Best directions kept for each cell-edge length", expert_level=2)
 
 
 @njit(cache=True)

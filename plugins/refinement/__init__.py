@@ -10,7 +10,17 @@ Public API::
     result.history       # per step: {"step", "nref", "rmsd", "chi2", "mu", "cycle"}
 """
 
-from friedel.plugins.refinement.params import RefinementParams
-from friedel.plugins.refinement.refiner import RefinementResult, refine
-
 __all__ = ["refine", "RefinementParams", "RefinementResult"]
+
+
+def __getattr__(name):
+    # imported on first use: the parameter scope alone (``friedel index --help``) needs no scipy
+    if name == "RefinementParams":
+        from friedel.plugins.refinement.params import RefinementParams
+
+        return RefinementParams
+    if name in ("refine", "RefinementResult"):
+        from friedel.plugins.refinement import refiner
+
+        return getattr(refiner, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

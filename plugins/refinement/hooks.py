@@ -5,16 +5,19 @@ from friedel.hookspecs import LazyPlugin, hookimpl
 
 @hookimpl
 def friedel_refinement_parameterisations():
-    from friedel.plugins.refinement.parameterisations import BUILT_IN
-
-    return list(BUILT_IN)
+    # declared without parameters: a parameter tree needs no import of the models' code
+    module = "friedel.plugins.refinement.parameterisations:"
+    return [LazyPlugin(name, module + cls, params=None) for name, cls in (
+        ("beam", "BeamParameterisation"), ("crystal_orientation", "CrystalOrientationParameterisation"),
+        ("crystal_unit_cell", "CrystalUnitCellParameterisation"), ("detector", "DetectorGroupParameterisation"),
+        ("goniometer", "GoniometerParameterisation"))]
 
 
 @hookimpl
 def friedel_refinement_engines():
-    from friedel.plugins.refinement.engines import BUILT_IN
-
-    return list(BUILT_IN)
+    module = "friedel.plugins.refinement.engines:"  # scipy is imported when an engine runs
+    return [LazyPlugin("LevMar", module + "LevMar", params=None),
+            LazyPlugin("GaussNewton", module + "GaussNewton", params=None)]
 
 
 @hookimpl

@@ -8,9 +8,14 @@ their variances; it returns a boolean array, True for outliers.
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
 from friedel.phil import param, scope, types
+
+
+def _chi2_ppf(q, dof):
+    from scipy import stats  # on first use: parameter trees list the rejectors without scipy.stats
+
+    return stats.chi2.ppf(q, dof)
 
 
 class NullRejector:
@@ -134,14 +139,14 @@ def fast_mcd(X, alpha=0.5, n_trials=500, seed=0, max_subset=1500):
     _, mean, cov = converge(X, best[1], best[2], h) if len(sample) < n else best
     # consistency: scale so the median squared distance matches chi2(p)
     d2 = _mahalanobis2(X, mean, cov)
-    cov = cov * np.median(d2) / stats.chi2.ppf(0.5, p)
+    cov = cov * np.median(d2) / _chi2_ppf(0.5, p)
     # reweighting step
-    keep = _mahalanobis2(X, mean, cov) <= stats.chi2.ppf(0.975, p)
+    keep = _mahalanobis2(X, mean, cov) <= _chi2_ppf(0.975, p)
     if keep.sum() > p + 1:
         mean = X[keep].mean(axis=0)
         cov = np.cov(X[keep], rowvar=False)
         d2 = _mahalanobis2(X, mean, cov)
-        cov = cov * np.median(d2) / stats.chi2.ppf(0.5, p)
+        cov = cov * np.median(d2) / _chi2_ppf(0.5, p)
     return mean, cov
 
 
@@ -169,7 +174,7 @@ class McdRejector:
         scale = np.maximum(np.median(np.abs(X - np.median(X, axis=0)), axis=0), 1e-12)
         Xs = X / scale
         mean, cov = fast_mcd(Xs, self.params.alpha, self.params.n_trials, self.params.seed)
-        return _mahalanobis2(Xs, mean, cov) > stats.chi2.ppf(self.params.threshold_probability, p)
+        return _mahalanobis2(Xs, mean, cov) > _chi2_ppf(self.params.threshold_probability, p)
 
 
 BUILT_IN = [McdRejector, TukeyRejector, SauterPoonRejector, NullRejector]

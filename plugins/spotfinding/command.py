@@ -13,7 +13,7 @@ from friedel.io import write_reflections
 from friedel.io.atomic import check_not_overwriting_input
 from friedel.phil import param, scope
 
-from .finder import SpotfinderParams, find_spots
+from .params import SpotfinderParams
 from .summary import per_image_table, spot_count_histogram
 
 log = logging.getLogger("friedel")
@@ -58,6 +58,8 @@ class FindSpots(Command):
         log.info("Finding spots on %d image(s) of %d experiment(s)", n_images, len(experiments))
 
         from friedel.progress import Progress
+
+        from .finder import find_spots  # the numba kernels load when spots are found, not for --help
 
         start = time.perf_counter()
         with Progress(n_images, "Finding spots") as bar:

@@ -14,53 +14,9 @@ import gemmi
 import numpy as np
 
 from friedel.errors import ParameterError
-from friedel.phil import param, scope, types
+from .params import BackgroundGradientParams, FilterParams, IceRingParams, UntrustedParams  # noqa: F401
 
 from .labelling import PEAK_COLUMN
-
-
-@scope
-class IceRingParams:
-    """Remove spots on the powder rings of hexagonal ice."""
-
-    filter: bool = param(False, help="Remove spots on ice rings")
-    width: float = param(0.002, help="Full width of an ice ring in 1/d^2 (1/Angstrom^2)")
-
-
-@scope
-class UntrustedParams:
-    """Regions of the detector whose spots are discarded (pixel coordinates)."""
-
-    rectangle: list = param([], type=types.Ints(size=5), multiple=True,
-                            help="panel x0 x1 y0 y1: remove spots centred in this box (may repeat)")
-    circle: list = param([], type=types.Floats(size=4), multiple=True,
-                         help="panel xc yc r: remove spots centred in this circle (may repeat)")
-    polygon: list = param([], type=types.Floats(), multiple=True,
-                          help="panel x1 y1 x2 y2 x3 y3 ...: remove spots centred in this polygon (may repeat)")
-
-
-@scope
-class BackgroundGradientParams:
-    """Remove spots sitting on steep backgrounds (powder or ice rings, beam-stop shadow edges)."""
-
-    filter: bool = param(False, help="Remove spots whose local background has a steep gradient")
-    background_size: int = param(2, help="Width (pixels) of the border around the spot used for the background")
-    gradient_cutoff: float = param(4.0, help="Maximum background change across the box, in background sigmas")
-
-
-@scope(plugins=("spotfinder_filters",))  # third-party filters' Params appear here, by name
-class FilterParams:
-    """Which found spots to keep."""
-
-    min_spot_size: object = param("Auto", type=types.IntOrAuto(min=1),
-                                  help="Smallest spot (strong pixels); Auto: 3 for pixel-array detectors, 6 for CCDs")
-    max_spot_size: int = param(1000, help="Largest spot (strong pixels)")
-    max_separation: float | None = param(2.0, help="Largest distance (pixels) between a spot's peak pixel and its centroid")
-    d_min: float | None = param(None, help="Remove spots at higher resolution than this (Angstrom)")
-    d_max: float | None = param(None, help="Remove spots at lower resolution than this (Angstrom)")
-    ice_rings: IceRingParams = param(IceRingParams)
-    untrusted: UntrustedParams = param(UntrustedParams)
-    background_gradient: BackgroundGradientParams = param(BackgroundGradientParams)
 
 
 # ---------------------------------------------------------------------------------------

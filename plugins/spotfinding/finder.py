@@ -15,34 +15,14 @@ import numpy as np
 
 from friedel.errors import FileFormatError, FriedelError
 from friedel.observations import centroids_px_to_mm
-from friedel.parallel import MpParams, resolve_nproc, run_blocks, split_range
-from friedel.phil import param, plugin_choice, scope, types
+from friedel.parallel import resolve_nproc, run_blocks, split_range
 from friedel.plugin_manager import build_plugin, plugin_names
 from friedel.reflection_table import ReflectionTable
 
-from .filters import FilterParams
+from .params import SpotfinderParams, ThresholdParams  # noqa: F401 - scopes live in params.py
 from .labelling import PEAK_COLUMN, PixelList, spots_from_pixels
 
 log = logging.getLogger("friedel")
-
-
-@scope
-class ThresholdParams:
-    """How strong pixels are told from background."""
-
-    algorithm: str = plugin_choice("spotfinder_thresholds", default="dispersion",
-                                   help="Threshold algorithm for strong pixels")
-
-
-@scope
-class SpotfinderParams:
-    """Spot finding."""
-
-    scan_range: list = param([], type=types.Ints(size=2), multiple=True,
-                             help="first,last image numbers to search (inclusive; may repeat). Default: all images")
-    threshold: ThresholdParams = param(ThresholdParams)
-    filter: FilterParams = param(FilterParams)
-    mp: MpParams = param(MpParams)
 
 
 # ---------------------------------------------------------------------------------------

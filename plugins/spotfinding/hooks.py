@@ -14,13 +14,18 @@ def friedel_commands():
 
 @hookimpl
 def friedel_spotfinder_thresholds():
-    from .threshold import THRESHOLDS
-
-    return list(THRESHOLDS)
+    # declared: the numba kernels are imported when spots are found, not for parameter trees
+    module, params = "friedel.plugins.spotfinding.threshold:", "friedel.plugins.spotfinding.params:"
+    return [LazyPlugin("dispersion", module + "DispersionThreshold", params=params + "DispersionParams"),
+            LazyPlugin("dispersion_extended", module + "DispersionExtendedThreshold", params=None),
+            LazyPlugin("global", module + "GlobalThreshold", params=params + "GlobalParams")]
 
 
 @hookimpl
 def friedel_spotfinder_filters():
-    from .filters import FILTERS
-
-    return list(FILTERS)
+    # in the order they run (built-ins are configured by spotfinder.filter.*, not by own Params)
+    module = "friedel.plugins.spotfinding.filters:"
+    return [LazyPlugin(name, module + cls, params=None) for name, cls in (
+        ("min_spot_size", "MinSpotSize"), ("max_spot_size", "MaxSpotSize"), ("max_separation", "MaxSeparation"),
+        ("resolution", "ResolutionRange"), ("ice_rings", "IceRings"), ("untrusted", "UntrustedRegions"),
+        ("background_gradient", "BackgroundGradient"))]

@@ -27,7 +27,7 @@ import math
 import numba
 import numpy as np
 
-from friedel.phil import param, scope, types
+from .params import DispersionParams, GlobalParams  # noqa: F401 - scopes live in params.py
 
 
 # ---------------------------------------------------------------------------------------
@@ -157,19 +157,6 @@ def valid_pixels(image, mask, trusted_range) -> np.ndarray:
 # ---------------------------------------------------------------------------------------
 # plugins
 # ---------------------------------------------------------------------------------------
-@scope
-class DispersionParams:
-    """Local index-of-dispersion threshold."""
-
-    gain: float = param(1.0, help="Detector gain (ADU per photon); 1 for photon counters")
-    kernel_size: tuple = param((3, 3), type=types.Ints(size=2),
-                               help="Half-size (fast, slow) of the local box: the box is (2k+1)^2 pixels")
-    sigma_background: float = param(6.0, help="Sigma for the index-of-dispersion (background) test")
-    sigma_strong: float = param(3.0, help="Sigma for the pixel-above-local-mean (strong) test")
-    min_local: int = param(2, help="Minimum number of good pixels in the box for a pixel to be tested")
-    global_threshold: float = param(0.0, help="Pixels at or below this value are never strong")
-
-
 class DispersionThreshold:
     """Strong pixels by the local index of dispersion (default; fast one-pass kernel)."""
 
@@ -261,13 +248,6 @@ class DispersionExtendedThreshold:
         _strong_over_background(image, candidate, n2, s2, float(p.gain), float(p.sigma_strong),
                                 float(p.global_threshold), max(int(p.min_local), 2), out)
         return out
-
-
-@scope
-class GlobalParams:
-    """A single count threshold for the whole image."""
-
-    threshold: float = param(10.0, help="Pixels above this value (counts) are strong")
 
 
 class GlobalThreshold:
