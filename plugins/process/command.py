@@ -183,13 +183,11 @@ def _suggested_d_min(json_path: str | None) -> float | None:
     for key in ("suggested_d_min", "d_min"):
         if isinstance(data.get(key), (int, float)):
             return float(data[key])
-    criteria = data.get("criteria") or data.get("limits") or {}
-    if isinstance(criteria, dict):
-        cc = criteria.get("cc_half")
-        if isinstance(cc, dict) and isinstance(cc.get("d_min"), (int, float)):
-            return float(cc["d_min"])
-        if isinstance(cc, (int, float)):
-            return float(cc)
+    # {"criteria": [{"criterion": "cc_half", "d_min": 1.9, ...}, ...]}
+    for criterion in data.get("criteria") or []:
+        if isinstance(criterion, dict) and criterion.get("criterion") == "cc_half":
+            d_min = criterion.get("d_min")
+            return float(d_min) if isinstance(d_min, (int, float)) else None
     return None
 
 

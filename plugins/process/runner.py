@@ -16,7 +16,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from friedel.io import atomic_write
+from friedel.io import atomic_write, committed_together
 
 log = logging.getLogger("friedel")
 
@@ -99,8 +99,11 @@ def run_step(command: str, folder: str, inputs: list[str], assignments: list[str
     t0 = time.perf_counter()
     try:
         os.chdir(folder)
-        if os.path.exists(RECORD):
-            os.remove(RECORD)  # a step that fails half-way must not look finished next time
+        # the folder belongs to process: the step's old outputs and record go before it runs
+        # again, so that a failure cannot leave old files looking like new ones
+        for name in [RECORD, *outputs.values()]:
+            if os.path.isfile(name):
+                os.remove(name)
         code = run_command(command, argv)
     finally:
         os.chdir(here)
@@ -112,7 +115,7 @@ def run_step(command: str, folder: str, inputs: list[str], assignments: list[str
     if missing:
         return StepResult(command, folder, False, seconds,
                           error=f"finished but did not write {', '.join(os.path.basename(p) for p in missing)}")
-    with atomic_write(record_path, mode="w") as handle:
+    with committed_together(), atomic_write(record_path, mode="w") as handle:  # now, not when process ends
         json.dump(_record(argv, inputs), handle, indent=1)
     return StepResult(command, folder, True, seconds, outputs=expected)
 

@@ -37,7 +37,7 @@ COSYM = Step("cosym", ("expt", "refl"), {"expt": "symmetrized.expt", "refl": "sy
 SCALE = Step("scale", ("expt", "refl"), {"expt": "scaled.expt", "refl": "scaled.refl"})
 ESTIMATE_RESOLUTION = Step("estimate_resolution", ("expt", "refl"), {"resolution": "friedel.estimate_resolution.json"})
 MERGE = Step("merge", ("expt", "refl"), {"merged_mtz": "merged.mtz"})
-EXPORT = Step("export", ("expt", "refl"), {"unmerged_mtz": "scaled.mtz"})
+EXPORT = Step("export", ("expt", "refl"), {"unmerged_mtz": "scaled_unmerged.mtz"})
 
 #: every command process may run, for passing parameters through by command name
 ALL_STEPS = (IMPORT, FIND_SPOTS, INDEX, REFINE, INTEGRATE, SYMMETRY, COSYM, SCALE, ESTIMATE_RESOLUTION, MERGE, EXPORT)
