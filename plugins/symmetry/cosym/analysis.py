@@ -35,14 +35,16 @@ def operator_cc_estimates(X: np.ndarray, n: int, m: int, T: np.ndarray) -> tuple
 
 def score_symmetry(X, n, m, rotations, T, settings, sigma: float = 0.1):
     """Element scores and subgroup scores (best first) from the embedding."""
-    cc_j, _counts = operator_cc_estimates(X, n, m, T)
+    cc_j, counts = operator_cc_estimates(X, n, m, T)
     index = {key(R): j for j, R in enumerate(rotations)}
     elements = symmetry_elements(rotations)
     scores = []
     for element in elements:
         cc = float(np.mean([cc_j[index[key(R)]] for R in element]))
-        z, lik, p_s, p_n = score_element(cc, n, 1.0, 0.0, sigma)
-        scores.append(ElementScore(element, cc, n, z, lik, p_s, p_n))
+        # N: the number of cosine estimates averaged (data sets x pairs of operations)
+        N = int(n * sum(counts[index[key(R)]] for R in element))
+        z, lik, p_s, p_n = score_element(cc, N, 1.0, 0.0, sigma)
+        scores.append(ElementScore(element, cc, N, z, lik, p_s, p_n))
     return scores, score_subgroups(scores, settings)
 
 
