@@ -1,6 +1,17 @@
-"""Entry-point module of the scaling plugins (registered in pyproject.toml).
+"""Entry-point module of the scaling plugins (registered in pyproject.toml)."""
 
-Hook implementations are added here as the step's commands and plugins land.
-"""
+from friedel.hookspecs import hookimpl
 
-from friedel.hookspecs import hookimpl  # noqa: F401
+
+@hookimpl
+def friedel_scaling_models():
+    from friedel.plugins.scaling.models import BUILT_IN
+
+    return list(BUILT_IN)
+
+
+@hookimpl
+def friedel_commands():
+    from friedel.plugins.scaling.command import EstimateResolutionCommand, ScaleCommand
+
+    return [ScaleCommand, EstimateResolutionCommand]
