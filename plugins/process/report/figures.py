@@ -275,14 +275,37 @@ def json_tables(folder: str, section) -> None:
             keys = [k for k, v in records[0].items() if isinstance(v, (int, float, str, type(None)))]
             if len(keys) < 2:
                 continue
-            rows = [[r.get(k) for k in keys] for r in records[:200]]
-            section.table(keys, rows, caption=f"{os.path.basename(path)}: {name}")
-            numeric = [k for k in keys if all(isinstance(r.get(k), (int, float)) or r.get(k) is None for r in records)]
-            if len(records) >= 3 and len(numeric) >= 2:
-                x = [r.get(numeric[0]) for r in records]
-                fig = go.Figure([go.Scatter(x=x, y=[r.get(k) for r in records], mode="lines+markers", name=k)
-                                 for k in numeric[1:6]])
-                section.figure(_layout(fig, f"{name}", numeric[0], ""))
+            rows = [[r.get(k) for k in keys] for r in records[:MAX_TABLE_ROWS]]
+            caption = f"{os.path.basename(path)}: {name}"
+            if len(records) > MAX_TABLE_ROWS:
+                caption += f" (first {MAX_TABLE_ROWS} of {len(records)} rows)"
+            section.table(keys, rows, caption=caption)
+            fig = _series_figure(name, keys, records)
+            if fig is not None:
+                section.figure(fig)
+
+
+MAX_TABLE_ROWS = 60
+#: column names that make a sensible x axis of a table's plot (per image, per shell, per cycle)
+X_AXES = ("image", "frame", "batch", "cycle", "iteration", "d_min", "d", "resolution", "shell", "phi", "angle")
+#: columns that label rows rather than measure something: never plotted
+LABELS = ("id", "experiment", "region", "block", "panel", "profile", "index", "lattice", "n_", "flag")
+
+
+def _series_figure(name: str, keys: list[str], records: list[dict]):
+    """A line plot of a table's measured columns against its axis column, when it has one."""
+    go = _go()
+    numeric = [k for k in keys if all(isinstance(r.get(k), (int, float)) or r.get(k) is None for r in records)]
+    x_key = next((k for k in numeric if k.lower() in X_AXES), None)
+    if x_key is None or len(records) < 3:
+        return None
+    y_keys = [k for k in numeric if k != x_key and not any(k.lower().startswith(l) or k.lower() == l.strip("_")
+                                                          for l in LABELS)]
+    if not y_keys:
+        return None
+    x = [r.get(x_key) for r in records]
+    fig = go.Figure([go.Scatter(x=x, y=[r.get(k) for r in records], mode="lines+markers", name=k) for k in y_keys[:6]])
+    return _layout(fig, name, x_key, "")
 
 
 def _tables(data, prefix: str = ""):

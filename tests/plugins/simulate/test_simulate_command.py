@@ -71,3 +71,9 @@ def test_demo_goes_from_images_to_a_merged_mtz_that_matches_the_truth(in_tmp_dir
     assert mtz.spacegroup.point_group_hm() == "422"
     line = next(line for line in out.splitlines() if "CC(merged IMEAN, true I)" in line)
     assert float(line.split("=")[1].split()[0]) > 0.99
+    # process again: nothing changed, so every step is up to date and nothing runs
+    os.chdir("demo_out")
+    images = sorted(os.path.join("images", f) for f in os.listdir("images") if f.endswith(".cbf"))
+    assert main(["process", *images]) == 0
+    out = capsys.readouterr().out
+    assert out.count("skipped") >= 10 and "== friedel index" not in out
