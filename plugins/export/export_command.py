@@ -19,7 +19,9 @@ class ExportParams:
     intensity: str = param("auto", choices=["auto", "scale", "profile", "sum", "profile+sum"],
                            help="Intensities to write: auto = scale for scaled data, else profile+sum "
                                 "(IPR profile-fitted, I summation), else what exists")
-    partiality_threshold: float = param(0.4, help="Leave out observations with a smaller partiality")
+    combine_partials: bool = param(True, help="Add up the parts of reflections split across integration blocks "
+                                              "(same partial_id) before the partiality cut (integrated data)")
+    partiality_threshold: float = param(0.4, help="Leave out observations with a smaller (combined) partiality")
     min_isigi: float | None = param(-5.0, optional=True,
                                     help="Leave out rows with any written intensity below this I/sigma (None: keep)")
     d_min: float | None = param(None, optional=True, help="High-resolution limit (Angstrom)")
@@ -56,6 +58,7 @@ class ExportCommand(Command):
             min_isigi=params.min_isigi, d_min=params.d_min, d_max=params.d_max, unit_cell=params.unit_cell,
             wavelength_tolerance=params.wavelength_tolerance, project_name=params.project_name,
             crystal_name=params.crystal_name, dataset_name=params.dataset_name,
+            combine_partials=params.combine_partials,
         )
         log_batches(data)
         outputs = exporter.outputs(data)

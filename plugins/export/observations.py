@@ -16,6 +16,7 @@ from friedel.contracts.export import UnmergedData
 from friedel.errors import FriedelError
 from friedel.flags import Flags
 from friedel.plugins.export.batches import assign_batch_ranges, batch_numbers
+from friedel.plugins.export.partials import combine_partials as _combine_partials
 
 log = logging.getLogger("friedel")
 
@@ -93,19 +94,19 @@ def _qe(reflections) -> np.ndarray:
     return np.ones(len(reflections))
 
 
-def _experiments_with_crystals(experiments, reflections):
+def _experiments_with_crystals(experiments, reflections) -> None:
     ids = np.asarray(reflections["id"])
     used = [i for i in np.unique(ids) if 0 <= i < len(experiments)]
     missing = [i for i in used if experiments[i].crystal is None]
     if missing:
         raise FriedelError(f"experiment(s) {missing} have no crystal model: export needs indexed experiments")
-    return ids
 
 
 def select_observations(experiments, reflections, intensity: str = "auto", partiality_threshold: float = 0.4,
                         min_isigi: float | None = -5.0, d_min: float | None = None, d_max: float | None = None,
                         unit_cell=None, wavelength_tolerance: float = 1e-4, project_name: str = "FRIEDEL",
-                        crystal_name: str = "XTAL", dataset_name: str = "FROMFRIEDEL") -> UnmergedData:
+                        crystal_name: str = "XTAL", dataset_name: str = "FROMFRIEDEL",
+                        combine_partials: bool = True) -> UnmergedData:
     """Choose, correct and number the observations to write.
 
     Parameters
@@ -123,18 +124,30 @@ def select_observations(experiments, reflections, intensity: str = "auto", parti
         Resolution limits (Angstrom).
     unit_cell
         The file cell (6 numbers); default the median of the experiments' cells.
+    combine_partials
+        Merge the parts of reflections split across integration blocks (same ``partial_id``)
+        before anything else (integrated intensities only).
     """
     if len(reflections) == 0:
         raise FriedelError("the reflection table is empty: nothing to export")
     if "miller_index" not in reflections:
         raise FriedelError("the reflections have no miller_index column: index and integrate them first")
     kind = resolve_intensity_choice(intensity, reflections)
-    ids = _experiments_with_crystals(experiments, reflections)
+    _experiments_with_crystals(experiments, reflections)
+    n_combined = 0
+    if combine_partials and kind != "scale":  # scaling has already dealt with the parts
+        needed = {"profile": Flags.integrated_prf, "sum": Flags.integrated_sum,
+                  "profile+sum": Flags.integrated_prf | Flags.integrated_sum}[kind]
+        reflections, _, n_combined = _combine_partials(reflections, reflections.get_flags(needed))
+    ids = np.asarray(reflections["id"])
     n = len(reflections)
     keep = (ids >= 0) & (ids < len(experiments))
     hkl = np.asarray(reflections["miller_index"], dtype=np.int32)
-    keep &= np.any(hkl != 0, axis=1)
     reasons: dict[str, int] = {}
+    unindexed = keep & ~np.any(hkl != 0, axis=1)
+    if np.any(unindexed):
+        reasons["not indexed"] = int(unindexed.sum())
+    keep &= np.any(hkl != 0, axis=1)
 
     def drop(mask, why):
         lost = keep & ~mask
@@ -245,6 +258,8 @@ def select_observations(experiments, reflections, intensity: str = "auto", parti
     batch = batch_numbers(reflections, experiments, ranges)
     groups, wavelengths = wavelength_groups(experiments, wavelength_tolerance)
     rows = np.flatnonzero(keep)
+    if n_combined:
+        log.info(f"Combined partials: {n_combined} parts added to the rows of their reflections")
     log.info(f"Selected {len(rows)} of {n} reflections ({kind} intensities)")
     for why, count in reasons.items():
         log.info(f"  {count} left out: {why}")

@@ -156,3 +156,34 @@ def test_bad_input(tiny_files, capsys):
     assert main(["export", "integrated.expt", "integrated.refl", "intensity=scale"]) != 0
     assert "friedel scale" in capsys.readouterr().err
     assert main(["export", "scaled.expt", "scaled.refl", "mtz.hklout=scaled.refl", "overwrite=True"]) != 0
+
+
+def test_partials_are_combined(in_tmp_dir, tiny_integrated):
+    experiments, reflections = tiny_integrated
+    refl = reflections.copy()
+    refl["partial_id"] = np.arange(len(refl))
+    # split 200 reflections into two parts of 30% and 70%, as two integration blocks would
+    split = np.arange(0, 400, 2)
+    first, second = refl.select(split), refl.select(split)
+    for part, frac in ((first, 0.3), (second, 0.7)):
+        for name in ("intensity.sum.value", "intensity.sum.variance", "intensity.prf.value",
+                     "intensity.prf.variance", "partiality"):
+            part[name] = part[name] * frac
+    rest = np.setdiff1d(np.arange(len(refl)), split)
+    pieces = refl.select(rest)
+    pieces.extend(first)
+    pieces.extend(second)
+    write_experiments(experiments, "a.expt")
+    write_reflections(refl, "whole.refl")
+    write_reflections(pieces, "pieces.refl")
+    assert main(["export", "a.expt", "whole.refl", "mtz.hklout=whole.mtz"]) == 0
+    assert main(["export", "a.expt", "pieces.refl", "mtz.hklout=pieces.mtz"]) == 0
+    whole, w, labels = read_mtz_table("whole.mtz")
+    pieces_mtz, p, _ = read_mtz_table("pieces.mtz")
+    assert pieces_mtz.nreflections == whole.nreflections
+    for name in ("I", "SIGI", "IPR", "SIGIPR", "FRACTIONCALC"):
+        a, b = w[:, labels.index(name)], p[:, labels.index(name)]
+        assert np.allclose(np.sort(a), np.sort(b), rtol=1e-5), name
+    assert main(["export", "a.expt", "pieces.refl", "mtz.hklout=raw.mtz", "combine_partials=False",
+                 "partiality_threshold=0"]) == 0
+    assert gemmi.read_mtz_file("raw.mtz").nreflections == whole.nreflections + len(split)
