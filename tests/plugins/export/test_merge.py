@@ -88,6 +88,14 @@ def test_several_wavelengths_become_datasets(in_tmp_dir, two_lattices):
     assert mtz.column_with_label("IMEAN_WAVE2").dataset_id == mtz.datasets[1].id
     doc = json.load(open("friedel.merge.json"))
     assert len(doc["datasets"]) == 2
+    # the unmerged file links each lattice's batches to its wavelength's dataset
+    assert main(["export", "mad.expt", "mad.refl"]) == 0
+    unmerged = gemmi.read_mtz_file("scaled_unmerged.mtz")
+    assert [d.id for d in unmerged.datasets] == [1, 2]
+    assert [d.wavelength for d in unmerged.datasets] == pytest.approx([mtz.datasets[0].wavelength,
+                                                                        mtz.datasets[1].wavelength])
+    links = {b.number: b.dataset_id for b in unmerged.batches}
+    assert {links[n] for n in range(1, 7)} == {1} and {links[n] for n in range(101, 107)} == {2}
     # one wavelength when they agree within the tolerance
     assert main(["merge", "mad.expt", "mad.refl", "wavelength_tolerance=0.1", "output.mtz=one.mtz"]) == 0
     assert len(gemmi.read_mtz_file("one.mtz").datasets) == 1
