@@ -45,6 +45,9 @@ class TukeyRejector:
     def __init__(self, params=None):
         self.params = params or TukeyParams()
 
+    def describe(self) -> str:
+        return f"a residual beyond {self.params.iqr_multiplier:g} interquartile ranges outside the quartiles"
+
     def __call__(self, residuals, variances=None):
         q1, q3 = np.percentile(residuals, [25, 75], axis=0)
         iqr = q3 - q1
@@ -72,6 +75,10 @@ class SauterPoonRejector:
 
     def __init__(self, params=None):
         self.params = params or SauterPoonParams()
+
+    def describe(self) -> str:
+        return (f"an in-plane residual in the Rayleigh tail where fewer than {self.params.expected_false:g} "
+                "are expected by chance")
 
     def __call__(self, residuals, variances=None):
         d = np.hypot(residuals[:, 0] - np.median(residuals[:, 0]), residuals[:, 1] - np.median(residuals[:, 1]))
@@ -164,6 +171,10 @@ class McdRejector:
 
     def __init__(self, params=None):
         self.params = params or McdParams()
+
+    def describe(self) -> str:
+        return (f"robust Mahalanobis distance of the (X, Y, phi) residuals beyond the "
+                f"{self.params.threshold_probability:g} quantile of chi-squared")
 
     def __call__(self, residuals, variances=None):
         X = np.asarray(residuals, dtype=float)

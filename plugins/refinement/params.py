@@ -34,6 +34,20 @@ class ChoiceList(types.ValueType):
         return ",".join(value) if value else "None"
 
 
+class FloatOrAuto(types.Float):
+    """A number or ``Auto`` (kept as the string "Auto")."""
+
+    name = "float(Auto)"
+
+    def parse(self, text):
+        if types.Str().parse(text).strip().lower() == "auto":
+            return "Auto"
+        return super().parse(text)
+
+    def validate(self, value):
+        return value if value == "Auto" else super().validate(value)
+
+
 @scope
 class BeamParams:
     """Beam direction (two angles, mrad) and wavelength."""
@@ -86,6 +100,22 @@ class AutoReductionParams:
 
 
 @scope
+class SmootherParams:
+    """The Gaussian smoother of scan-varying models."""
+
+    interval_width_degrees: float = param(36.0, type=types.Float(min=0.01),
+                                          help="Width of one smoother interval (degrees of rotation); the number "
+                                          "of intervals is the scan width over this, at least 1")
+    absolute_num_intervals: int | None = param(None, type=types.Int(min=1),
+                                               help="Number of intervals, whatever the scan width (overrides "
+                                               "interval_width_degrees)", expert_level=1)
+    min_nref_per_sample: int = param(
+        100, type=types.Int(min=1),
+        help="Reflections (sums of smoother weights) each sample point needs; with fewer the intervals are "
+        "widened, and a sweep that cannot give one interval this many stays static", expert_level=1)
+
+
+@scope
 class ParameterisationParams:
     """Which models are refined and how they are parameterised."""
 
@@ -94,6 +124,12 @@ class ParameterisationParams:
         default=["beam", "crystal_orientation", "crystal_unit_cell", "detector", "goniometer"],
         help="Model parameterisations used, in order (a plugin's parameterisation is used only when named "
         "here); each keeps its own fix= settings", expert_level=2)
+    scan_varying: str = param(
+        "Auto", choices=["Auto", "True", "False"],
+        help="Auto: a static fit, then crystal orientation and cell as smooth functions of the rotation angle "
+        "for every sweep with enough reflections (stills stay static); True: scan-varying from the start; "
+        "False: static only. The scan-varying model is kept only if it lowers the RMSDs")
+    smoother: SmootherParams = param(SmootherParams)
     beam: BeamParams = param(BeamParams)
     crystal: CrystalParams = param(CrystalParams)
     detector: DetectorParams = param(DetectorParams)
@@ -108,6 +144,11 @@ class OutlierParams:
     algorithm: str = plugin_choice("outlier_rejectors", default="mcd", help="Outlier rejection algorithm (null: none)")
     separate_experiments: bool = param(True, help="Reject outliers in each experiment separately")
     separate_panels: bool = param(True, help="Reject outliers on each panel separately", expert_level=1)
+    separate_blocks: bool = param(True, help="Reject outliers in blocks of block_width degrees of rotation "
+                                  "separately (a model that drifts over the scan does not inflate the spread)",
+                                  expert_level=1)
+    block_width: float = param(18.0, type=types.Float(min=0.1), help="Width of the blocks (degrees)",
+                               expert_level=1)
     minimum_number_of_reflections: int = param(20, type=types.Int(min=1),
                                                help="Groups smaller than this are left alone", expert_level=1)
     repeat: bool = param(True, help="Reject again with the refined model and re-refine if the outliers changed",
@@ -118,10 +159,14 @@ class OutlierParams:
 class ReflectionsParams:
     """Which indexed reflections are used."""
 
-    use_all_reflections: bool = param(False, help="Use every indexed reflection (otherwise a random subset, "
-                                      "reflections_per_degree of scan)")
-    reflections_per_degree: float = param(100.0, type=types.Float(min=1.0),
-                                          help="Size of the random subset per degree of rotation")
+    use_all_reflections: bool = param(False, help="Use every indexed reflection, however wide the scan")
+    reflections_per_degree: object = param(
+        "Auto", type=FloatOrAuto(min=1.0),
+        help="Size of a random subset per degree of rotation. Auto: every indexed reflection, unless the scan is "
+        "wider than one turn, then 100 per degree (at least minimum_sample_size). The indexing macro-cycles "
+        "take 100 per degree when this is Auto")
+    minimum_sample_size: int = param(1000, type=types.Int(min=1),
+                                     help="A random subset is never smaller than this", expert_level=1)
     random_seed: int = param(42, help="Seed of the random subset (same seed, same result)", expert_level=1)
     close_to_spindle_cutoff: float = param(0.02, type=types.Float(min=0.0),
                                            help="Exclude reflections that cross the Ewald sphere almost tangentially "

@@ -65,6 +65,10 @@ class RefinementResult:
     n_outliers: dict = attrs.field(factory=dict)  # experiment id -> outliers rejected
     n_used: dict = attrs.field(factory=dict)  # experiment id -> reflections used
     reason: str = ""
+    notes: list = attrs.field(factory=list)  # one-line messages (kept static because ..., distance moved ...)
+    stages: dict = attrs.field(factory=dict)  # "static" / "scan-varying" -> {experiment id: rmsds}
+    static_history: list = attrs.field(factory=list)
+    scan_varying: dict = attrs.field(factory=dict)  # experiment id -> per scan point cells and orientations
 
     def summary(self) -> str:
         from friedel.plugins.refinement.report import summary
@@ -75,8 +79,9 @@ class RefinementResult:
 class RefinementProblem:
     """Free parameters of all parameterisations against all experiments' observations."""
 
-    def __init__(self, experiments, observations, parameterisations, params):
+    def __init__(self, experiments, observations, parameterisations, params, sv_models=None):
         self.experiments = experiments
+        self.sv_models = dict(sv_models or {})  # experiment id -> ScanVaryingCrystalModel
         self.observations = observations  # experiment id -> ExperimentObservations
         self.all_parameterisations = list(parameterisations)
         self.params = params
@@ -130,7 +135,9 @@ class RefinementProblem:
         residuals, oks = [], []
         for i_expt, obs in self.observations.items():
             expt = self.experiments[i_expt]
-            pred = predict(expt, obs.hkl, obs.panel, obs.obs[:, 2])
+            sv = self.sv_models.get(i_expt)
+            A = None if sv is None else sv.observation_A(expt.scan.frame_from_angle(np.degrees(obs.obs[:, 2])))
+            pred = predict(expt, obs.hkl, obs.panel, obs.obs[:, 2], A=A)
             res = pred.xyz - obs.obs  # for stills the third column is DeltaPsi, observed as zero
             w = 1.0 / obs.var
             ok = pred.ok & np.all(np.isfinite(res), axis=1)
@@ -148,8 +155,11 @@ class RefinementProblem:
             for p, lo in zip(self.parameterisations, self.offsets[:-1]):
                 if i_expt not in p.experiment_ids:
                     continue
-                deriv = p.derivatives(expt)[p.free]
-                cols.append(gradients_of(pred, obs.hkl, p.kind, deriv, expt))
+                if p.kind == "A_sv":
+                    cols.append(p.observation_gradients(pred, obs, expt, gradients_of)[p.free])
+                else:
+                    deriv = p.derivatives(expt)[p.free]
+                    cols.append(gradients_of(pred, obs.hkl, p.kind, deriv, expt))
                 idx.append(np.arange(lo, lo + p.n_free))
             if not cols:
                 continue
@@ -245,7 +255,10 @@ def _variances(experiments, reflections, sel, delta_psi_sigma_deg):
 
 
 def _subset(experiments, reflections, sel, params, rng):
-    if params.reflections.use_all_reflections:
+    """The reflections refined against: every indexed one (reflections_per_degree=Auto) unless a
+    scan is wider than one turn, then (or with a number) a random subset per degree of rotation."""
+    rp = params.reflections
+    if rp.use_all_reflections:
         return sel
     keep = sel.copy()
     ids = reflections["id"]
@@ -254,10 +267,18 @@ def _subset(experiments, reflections, sel, params, rng):
             continue
         rows = np.flatnonzero(sel & (ids == i))
         width = abs(e.scan.oscillation_range[1] - e.scan.oscillation_range[0])
-        n_max = int(np.ceil(params.reflections.reflections_per_degree * width))
+        if rp.reflections_per_degree == "Auto":
+            if width <= 360.0:
+                continue
+            per_degree = 100.0
+        else:
+            per_degree = float(rp.reflections_per_degree)
+        n_max = max(int(np.ceil(per_degree * width)), rp.minimum_sample_size)
         if len(rows) > n_max:
             drop = rng.choice(rows, len(rows) - n_max, replace=False)
             keep[drop] = False
+            log.info(f"Experiment {i}: a random subset of {n_max} of its {len(rows)} indexed reflections "
+                     f"({per_degree:g} per degree of its {width:g} deg scan) is refined against")
     return keep
 
 
@@ -304,6 +325,18 @@ def _check_determined(parameterisations, observations, params):
         raise FriedelError(f"too few reflections ({n_obs} observations) for {n_free} free parameters")
 
 
+def _phi_blocks(obs, params) -> np.ndarray:
+    """Block number of each observation of a sweep (blocks of ``outlier.block_width`` degrees, as
+    many as the scan holds whole; the remainder joins the last block). Stills: one block."""
+    if obs.is_still:
+        return np.zeros(len(obs), int)
+    scan = obs.experiment.scan
+    lo, hi = np.radians(scan.oscillation_range)
+    width = np.radians(params.outlier.block_width)
+    n_blocks = max(int(abs(hi - lo) / width), 1)
+    return np.clip(((obs.obs[:, 2] - lo) / width).astype(int), 0, n_blocks - 1)
+
+
 def _reject_outliers(problem, params, candidates):
     """Outlier mask (per experiment, over the candidate observations) from current residuals."""
     name = params.outlier.algorithm
@@ -322,8 +355,11 @@ def _reject_outliers(problem, params, candidates):
         flags = ~ok.copy()
         out[key] = flags
         panels = obs.panel if params.outlier.separate_panels else np.zeros(len(obs), int)
+        blocks = _phi_blocks(obs, params) if params.outlier.separate_blocks else np.zeros(len(obs), int)
         for pnl in np.unique(panels):
-            groups.append((key, np.flatnonzero(ok & (panels == pnl)), res))  # X, Y, phi or DeltaPsi
+            for blk in np.unique(blocks):
+                rows = np.flatnonzero(ok & (panels == pnl) & (blocks == blk))
+                groups.append((key, rows, res))  # X, Y, phi or DeltaPsi
     if not params.outlier.separate_experiments:
         merged = {}
         for key, rows, res in groups:
@@ -348,29 +384,29 @@ def _run_engine(problem, params):
     return engine.run(problem)
 
 
-# -- the entry point --------------------------------------------------------------------------
-def refine(experiments, reflections, params: RefinementParams | None = None) -> RefinementResult:
-    """Refine the models of ``experiments`` against the indexed ``reflections``.
+@attrs.define
+class Stage:
+    """One refinement run (static or scan-varying) and what it ended with."""
 
-    Raises :class:`friedel.errors.FriedelError` for unusable input (nothing indexed, no
-    crystal, too few reflections for the free parameters)."""
-    params = params or RefinementParams()
-    _validate_experiments(experiments)
-    sel = _indexed_selection(experiments, reflections)
-    experiments = copy.deepcopy(experiments)
-    reflections = reflections.copy()
-    if "xyzobs.mm.value" not in reflections:
-        centroids_px_to_mm(experiments, reflections)
-    var = _variances(experiments, reflections, sel, params.target.stills_delta_psi_sigma)
-    rng = np.random.default_rng(params.reflections.random_seed)
-    use = _subset(experiments, reflections, sel, params, rng)
-    parameterisations = _build_parameterisations(experiments, params)
+    name: str
+    experiments: object
+    problem: RefinementProblem
+    parameterisations: list
+    candidates: dict
+    outliers: dict
+    history: list
+    final: Evaluation
+    sv_models: dict = attrs.field(factory=dict)
 
-    # drop observations that cannot be predicted or cross the sphere almost tangentially
+
+def _prediction_candidates(experiments, reflections, use, var, params, sv_models):
+    """Observations that can be predicted and do not cross the sphere almost tangentially."""
     candidates = _observations(experiments, reflections, use, var)
     for key, obs in list(candidates.items()):
         expt = experiments[key]
-        pred = predict(expt, obs.hkl, obs.panel, obs.obs[:, 2])
+        sv = sv_models.get(key)
+        A = None if sv is None else sv.observation_A(expt.scan.frame_from_angle(np.degrees(obs.obs[:, 2])))
+        pred = predict(expt, obs.hkl, obs.panel, obs.obs[:, 2], A=A)
         keep = pred.ok & np.all(np.isfinite(pred.xyz), axis=1)
         if not obs.is_still:
             s0 = expt.beam.s0
@@ -381,9 +417,15 @@ def refine(experiments, reflections, params: RefinementParams | None = None) -> 
             del candidates[key]
     if not candidates:
         raise FriedelError("none of the indexed reflections can be predicted with the current models")
-    _check_determined(parameterisations, candidates, params)
+    return candidates
 
-    problem = RefinementProblem(experiments, dict(candidates), parameterisations, params)
+
+def _run_stage(name, experiments, reflections, use, var, parameterisations, params, sv_models=None) -> Stage:
+    """Outlier rejection and least squares, repeated while the outliers change."""
+    sv_models = sv_models or {}
+    candidates = _prediction_candidates(experiments, reflections, use, var, params, sv_models)
+    _check_determined(parameterisations, candidates, params)
+    problem = RefinementProblem(experiments, dict(candidates), parameterisations, params, sv_models)
     history = []
     outliers = {k: np.zeros(len(o), bool) for k, o in candidates.items()}
     cycles = 3 if params.outlier.repeat else 1
@@ -398,29 +440,167 @@ def refine(experiments, reflections, params: RefinementParams | None = None) -> 
         problem.update_free_parameters()
         steps = _run_engine(problem, params)
         offset = history[-1]["step"] + 1 if history else 0
-        for s in steps:
-            s["step"] += offset
-            s["cycle"] = cycle
-            history.append(s)
+        for step in steps:
+            step["step"] += offset
+            step["cycle"] = cycle
+            step["stage"] = name
+            history.append(step)
         if params.outlier.algorithm == "null":
             break
     final = problem.evaluate(gradients=True)
-    return _finish(experiments, reflections, sel, problem, parameterisations, candidates, outliers,
-                   history, final, params)
+    stage = Stage(name, experiments, problem, parameterisations, candidates, outliers, history, final, sv_models)
+    _log_outliers(stage, params)
+    return stage
 
 
-def _finish(experiments, reflections, sel, problem, parameterisations, candidates, outliers, history, final,
-            params):
-    # parameter table with ESDs from the inverse normal matrix scaled by the reduced chi^2
+def _log_outliers(stage, params) -> None:
+    algorithm = params.outlier.algorithm
+    n_candidates = sum(len(o) for o in stage.candidates.values())
+    n_out = sum(int(o.sum()) for o in stage.outliers.values())
+    if algorithm == "null":
+        log.info(f"{stage.name.capitalize()} refinement: no outlier rejection ({n_candidates} reflections)")
+        return
+    rejector = build_plugin("outlier_rejectors", algorithm, params.outlier)
+    why = getattr(rejector, "describe", lambda: algorithm)()
+    blocks = (f", in blocks of {params.outlier.block_width:g} deg" if params.outlier.separate_blocks else "")
+    log.info(f"{stage.name.capitalize()} refinement: {n_out} of {n_candidates} reflections "
+             f"({100.0 * n_out / max(n_candidates, 1):.1f}%) rejected as outliers ({algorithm}: {why}{blocks})")
+
+
+def _stage_rmsds(stage) -> dict:
+    out = {}
+    for key, res, ok in zip(stage.problem.observations, stage.final.residuals, stage.final.ok):
+        r = res[ok]
+        out[key] = tuple(float(x) for x in np.sqrt(np.mean(r**2, axis=0))) if len(r) else (np.nan,) * 3
+    return out
+
+
+def _detector_distances(experiments):
+    return [(k, float(np.mean([p.distance for p in d]))) for k, d in enumerate(experiments.unique("detector"))]
+
+
+def _warn_distance_change(before, after, limit=0.03) -> list:
+    """A refined distance that moved by more than ``limit`` (a fraction) is reported."""
+    notes = []
+    for (k, d0), (_, d1) in zip(before, after):
+        if d0 > 0 and abs(d1 - d0) / d0 > limit:
+            text = (f"refinement moved the distance of detector {k} from {d0:.2f} to {d1:.2f} mm "
+                    f"({100 * (d1 - d0) / d0:+.1f}%, more than {100 * limit:g}%): on a narrow wedge the distance "
+                    "and the cell are strongly correlated; check the cell against a known one, or fix the "
+                    "distance (detector.fix=distance)")
+            log.warning(text)
+            notes.append(text)
+    return notes
+
+
+# -- the entry point --------------------------------------------------------------------------
+def refine(experiments, reflections, params: RefinementParams | None = None) -> RefinementResult:
+    """Refine the models of ``experiments`` against the indexed ``reflections``.
+
+    With ``parameterisation.scan_varying=Auto`` (the default) a static fit is followed by a
+    scan-varying fit of every sweep's crystal orientation and cell (crystals shared by several
+    sweeps are split, one per sweep); the scan-varying model is kept only where it lowers the
+    RMSDs. ``True`` starts scan-varying; ``False`` stays static.
+
+    Raises :class:`friedel.errors.FriedelError` for unusable input (nothing indexed, no
+    crystal, too few reflections for the free parameters)."""
+    from friedel.plugins.refinement import scan_varying_stage as sv_stage
+
+    params = params or RefinementParams()
+    _validate_experiments(experiments)
+    sel = _indexed_selection(experiments, reflections)
+    experiments = copy.deepcopy(experiments)
+    reflections = reflections.copy()
+    if "xyzobs.mm.value" not in reflections:
+        centroids_px_to_mm(experiments, reflections)
+    for crystal in experiments.unique("crystal"):
+        if crystal.A_at_scan_points is not None:  # refined again from its static A
+            crystal.A_at_scan_points = None
+    distances = _detector_distances(experiments)
+    var = _variances(experiments, reflections, sel, params.target.stills_delta_psi_sigma)
+    rng = np.random.default_rng(params.reflections.random_seed)
+    use = _subset(experiments, reflections, sel, params, rng)
+    mode = params.parameterisation.scan_varying
+    notes = []
+
+    static = None
+    if mode != "True" or not sv_stage.any_sweeps(experiments):
+        static = _run_stage("static", experiments, reflections, use, var,
+                            _build_parameterisations(experiments, params), params)
+    stage = static
+    if mode in ("Auto", "True"):
+        plan = sv_stage.plan(static.experiments if static else experiments, reflections, use, params)
+        notes.extend(plan.notes)
+        if plan.sv_models:
+            parameterisations = sv_stage.parameterisations(plan, _build_parameterisations(plan.experiments, params),
+                                                            params.parameterisation.crystal.fix)
+            try:
+                sv = _run_stage("scan-varying", plan.experiments, reflections, use, var, parameterisations, params,
+                                plan.sv_models)
+            except FriedelError as exc:
+                if static is None:
+                    raise
+                sv = None
+                notes.append(f"the scan-varying fit failed ({exc}); the static models are kept")
+                log.warning(notes[-1])
+            if sv is not None:
+                keep, why = sv_stage.better_than_static(sv, static, params)
+                if keep:
+                    sv_stage.store_scan_points(sv)
+                    stage = sv
+                else:
+                    notes.append(why)
+                    log.warning(why)
+    notes.extend(_warn_distance_change(distances, _detector_distances(stage.experiments)))
+    result = _finish(stage.experiments, reflections, sel, stage, params)
+    result.notes = notes
+    result.stages = {s.name: _stage_rmsds(s) for s in (static, stage) if s is not None}
+    if static is not None and stage is not static:
+        result.history = static.history + stage.history
+    if static is not None:
+        result.static_history = static.history
+        if stage is not static:  # cell ESDs of the static fit (no per-point ESDs are kept)
+            result.cell_esds = sv_stage.map_cell_esds(static, stage, _cell_esds(static))
+    result.scan_varying = sv_stage.variation(stage) if stage.sv_models else {}
+    return result
+
+
+def _covariance(stage):
+    problem, final = stage.problem, stage.final
+    if not problem.n_params:
+        return None
     n_obs = sum(3 * len(o) for o in problem.observations.values())
-    cov = None
-    params_out = []
-    if problem.n_params:
-        dof = max(n_obs - problem.n_params, 1)
-        cov = covariance(final.N) * (final.chi2 / dof)
+    dof = max(n_obs - problem.n_params, 1)
+    return covariance(final.N) * (final.chi2 / dof)
+
+
+def _cell_esds(stage, cov=None) -> dict:
+    """Crystal index -> ESDs of (a, b, c, alpha, beta, gamma) from the static cell parameters."""
+    problem = stage.problem
+    cov = _covariance(stage) if cov is None else cov
+    crystals = stage.experiments.unique("crystal")
+    out = {}
+    for p in stage.parameterisations:
+        if not hasattr(p, "cell_jacobian"):
+            continue
+        k = crystals.index(p.model)
+        if p in problem.parameterisations and cov is not None:
+            lo = problem.offsets[problem.parameterisations.index(p)]
+            block = cov[lo:lo + p.n_free, lo:lo + p.n_free]
+            Jc = p.cell_jacobian()[:, p.free]
+            out[k] = tuple(np.sqrt(np.maximum(np.diag(Jc @ block @ Jc.T), 0)))
+        else:
+            out[k] = (0.0,) * 6
+    return out
+
+
+def _finish(experiments, reflections, sel, stage, params) -> RefinementResult:
+    problem, parameterisations, final = stage.problem, stage.parameterisations, stage.final
+    candidates, outliers, history = stage.candidates, stage.outliers, stage.history
+    # parameter table with ESDs from the inverse normal matrix scaled by the reduced chi^2
+    cov = _covariance(stage)
     esd_all = np.sqrt(np.maximum(np.diag(cov), 0)) if cov is not None else np.zeros(0)
-    cell_esds = {}
-    crystals = experiments.unique("crystal")
+    params_out = []
     for p in parameterisations:
         lo = None
         if p in problem.parameterisations:
@@ -430,22 +610,15 @@ def _finish(experiments, reflections, sel, problem, parameterisations, candidate
             esd = float(esd_all[lo + j]) if (free and lo is not None) else 0.0
             j += int(free)
             params_out.append(ParameterValue(p.label, name, float(value), esd, bool(free)))
-        if hasattr(p, "cell_jacobian"):
-            k = crystals.index(p.model)
-            if lo is not None:
-                block = cov[lo:lo + p.n_free, lo:lo + p.n_free]
-                Jc = p.cell_jacobian()[:, p.free]
-                cell_esds[k] = tuple(np.sqrt(np.maximum(np.diag(Jc @ block @ Jc.T), 0)))
-            else:
-                cell_esds[k] = (0.0,) * 6
+    cell_esds = _cell_esds(stage, cov)
 
-    # predictions for every indexed reflection with the refined models
+    # predictions for every indexed reflection with the refined (scan-varying) models
     ids = reflections["id"]
     panel = reflections["panel"] if "panel" in reflections else np.zeros(len(reflections), np.int64)
-    xyzcal_mm = np.array(reflections["xyzcal.mm"], dtype=float) if "xyzcal.mm" in reflections \
-        else np.zeros((len(reflections), 3))
-    xyzcal_px = np.array(reflections["xyzcal.px"], dtype=float) if "xyzcal.px" in reflections \
-        else np.zeros((len(reflections), 3))
+    n = len(reflections)
+    xyzcal_mm = np.array(reflections["xyzcal.mm"], dtype=float) if "xyzcal.mm" in reflections else np.zeros((n, 3))
+    xyzcal_px = np.array(reflections["xyzcal.px"], dtype=float) if "xyzcal.px" in reflections else np.zeros((n, 3))
+    s1 = np.array(reflections["s1"], dtype=float) if "s1" in reflections else np.zeros((n, 3))
     for i, e in enumerate(experiments):
         rows = np.flatnonzero(sel & (ids == i))
         if not len(rows):
@@ -454,6 +627,7 @@ def _finish(experiments, reflections, sel, problem, parameterisations, candidate
         good = pred.ok
         rows, xyz = rows[good], pred.xyz[good]
         xyzcal_mm[rows] = xyz
+        s1[rows] = pred.s1[good]
         px = np.zeros_like(xyz)
         for ip, p in enumerate(e.detector):
             on = panel[rows] == ip
@@ -466,6 +640,7 @@ def _finish(experiments, reflections, sel, problem, parameterisations, candidate
         xyzcal_px[rows] = px
     reflections["xyzcal.mm"] = xyzcal_mm
     reflections["xyzcal.px"] = xyzcal_px
+    reflections["s1"] = s1
     everything = np.ones(len(reflections), bool)
     reflections.unset_flags(everything, Flags.used_in_refinement | Flags.centroid_outlier)
     used = np.zeros(len(reflections), bool)
@@ -479,11 +654,8 @@ def _finish(experiments, reflections, sel, problem, parameterisations, candidate
         n_outliers[k] = int(outliers[k].sum())
     reflections.set_flags(out_mask, Flags.centroid_outlier)
 
-    rmsds, n_used = {}, {}
-    for key, res, ok in zip(problem.observations, final.residuals, final.ok):
-        r = res[ok]
-        rmsds[key] = tuple(float(x) for x in np.sqrt(np.mean(r**2, axis=0))) if len(r) else (np.nan,) * 3
-        n_used[key] = int(ok.sum())
+    rmsds = _stage_rmsds(stage)
+    n_used = {key: int(ok.sum()) for key, ok in zip(problem.observations, final.ok)}
     reason = history[-1].get("reason", "maximum number of iterations") if history else ""
     return RefinementResult(experiments=experiments, reflections=reflections, rmsds=rmsds, history=history,
                             parameters=params_out, cell_esds=cell_esds, covariance=cov,

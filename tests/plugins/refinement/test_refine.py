@@ -18,6 +18,14 @@ from friedel.plugins.refinement.report import format_esd
 from refinement_simulation import NOISE_IMAGES, NOISE_PX, make_experiment, observe, observe_still
 
 
+def static_params(per_degree=100.0):
+    """Static refinement on a subset (what these tests are about, in less time)."""
+    params = RefinementParams()
+    params.parameterisation.scan_varying = "False"
+    params.reflections.reflections_per_degree = per_degree
+    return params
+
+
 def perturb(experiments, seed=5):
     """Distance +1 mm, beam centre ~0.5 mm, orientation 0.5 deg, cell +/-1%."""
     rng = np.random.default_rng(seed)
@@ -57,7 +65,7 @@ def sweep():
 def test_recovers_perturbed_geometry(sweep, engine):
     truth, refl = sweep
     start = perturb(truth)
-    params = RefinementParams()
+    params = static_params(per_degree="Auto")
     params.engine = engine
     result = refine(start, refl, params)
     e, t = result.experiments[0], truth[0]
@@ -72,7 +80,9 @@ def test_recovers_perturbed_geometry(sweep, engine):
     assert result.history[0]["rmsd"][0] > 5 * result.history[-1]["rmsd"][0]
     refl_out = result.reflections
     used = refl_out.get_flags(Flags.used_in_refinement)
-    assert 2500 < used.sum() <= 3000 + 1  # 100 per degree of a 30 degree sweep
+    # every indexed reflection by default (a 30 deg sweep is not wide), outliers and
+    # near-spindle reflections aside
+    assert used.sum() > 0.97 * len(refl)
     d = refl_out["xyzcal.px"] - refl_out["xyzobs.px.value"]
     assert np.sqrt(np.mean(d[used, 0] ** 2)) < 1.1 * NOISE_PX
     # cell ESDs are printed crystallographically and are consistent with the actual error
@@ -89,8 +99,7 @@ def test_injected_outliers_are_rejected(sweep):
     mm = refl["xyzobs.mm.value"].copy()
     mm[bad, :2] += shift
     refl["xyzobs.mm.value"] = mm
-    params = RefinementParams()
-    params.reflections.use_all_reflections = True
+    params = static_params(per_degree="Auto")
     result = refine(perturb(truth), refl, params)
     flagged = result.reflections.get_flags(Flags.centroid_outlier)
     is_bad = np.zeros(len(refl), bool)
@@ -123,7 +132,7 @@ def test_two_sweeps_share_crystal_and_detector():
     truth = ExperimentList([first, second])
     refl = observe(truth, d_min=2.5, seed=4)
     start = perturb(truth)
-    params = RefinementParams()
+    params = static_params()
     results = {}
     for sparse in ("False", "True"):
         params.sparse = sparse
@@ -186,7 +195,7 @@ def test_refine_command_writes_outputs(sweep, in_tmp_dir):
     truth, refl = sweep
     write_experiments(perturb(truth), "indexed.expt")
     write_reflections(refl, "indexed.refl")
-    assert main(["refine", "indexed.expt", "indexed.refl", "max_iterations=20"]) == 0
+    assert main(["refine", "indexed.expt", "indexed.refl", "max_iterations=20", "reflections_per_degree=100"]) == 0
     refined = read_experiments("refined.expt")
     assert orientation_error_deg(truth[0].crystal, refined[0].crystal) < 0.02
     out = read_reflections("refined.refl")
@@ -250,7 +259,7 @@ def test_auto_reduction_after_outlier_rejection_fixes_detector():
     refl["xyzobs.mm.value"] = xyz
     start = perturb(truth)
     assert start[0].detector is not start[1].detector
-    params = RefinementParams()
+    params = static_params()
     params.parameterisation.auto_reduction.action = "fix"
     result = refine(start, refl, params)
     assert result.n_outliers[1] >= 3
