@@ -68,48 +68,8 @@ class CosymCommand(Command):
     def run(self, params, files):
         from friedel.plugins.symmetry.runs import run_cosym
 
-        experiments, reflections = load_many(self, files)
+        experiments, reflections = self.load_experiments_and_reflections(files)
         _check_outputs(params.output, files)
         outcome = run_cosym(experiments, reflections, params)
         log.info(outcome.text)
         _write(outcome, params.output)
-
-
-def load_many(command: Command, files):
-    """One or more .expt/.refl pairs (in the same order) as one experiment list and table."""
-    import numpy as np
-
-    from friedel.io import read_experiments, read_reflections
-    from friedel.models.experiment import ExperimentList
-    from friedel.reflection_table import ReflectionTable
-
-    groups = command.split_files(files, ".expt", ".refl")
-    expt_files, refl_files = groups[".expt"], groups[".refl"]
-    if not expt_files or not refl_files:
-        raise FriedelError(f"friedel {command.name} needs .expt and .refl files (integrated or scaled)")
-    if len(expt_files) != len(refl_files):
-        raise FriedelError(f"give one .refl per .expt (got {len(expt_files)} .expt and {len(refl_files)} .refl files)")
-    if len(expt_files) == 1:
-        return read_experiments(expt_files[0]), read_reflections(refl_files[0])
-    experiments = ExperimentList()
-    tables = []
-    for e_path, r_path in zip(expt_files, refl_files):
-        expts = read_experiments(e_path)
-        refl = read_reflections(r_path)
-        offset = len(experiments)
-        ids = np.asarray(refl["id"]).copy()
-        ids[ids >= 0] += offset
-        refl["id"] = ids.astype(np.int32)
-        refl.experiment_identifiers = {k + offset: v for k, v in refl.experiment_identifiers.items()}
-        experiments.extend(expts)
-        tables.append(refl)
-    common = set.intersection(*(set(t.keys()) for t in tables))
-    for t in tables:
-        for name in set(t.keys()) - common:
-            del t[name]
-    table = ReflectionTable.concatenate(tables)
-    identifiers = {}
-    for t in tables:
-        identifiers.update(t.experiment_identifiers)
-    table.experiment_identifiers = identifiers
-    return experiments, table
