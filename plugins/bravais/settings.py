@@ -146,7 +146,9 @@ def _refine(experiment, reflections, refinement_params, use_refinement=True):
         from friedel.plugins.refinement import RefinementParams, refine
     except ImportError:
         return experiment, reflections, model_rmsds(experiment, reflections), False
-    params = refinement_params if refinement_params is not None else RefinementParams()
+    from friedel.plugins.refinement.params import static_subset_params
+
+    params = static_subset_params(refinement_params)  # static, 100 reflections per degree unless set
     try:
         result = refine(ExperimentList([experiment]), reflections, params)
     except FriedelError as exc:  # e.g. too few reflections for this setting's parameters

@@ -11,7 +11,6 @@ fallback when no refinement ran.
 
 from __future__ import annotations
 
-import copy
 import logging
 
 import gemmi
@@ -20,7 +19,8 @@ import numpy as np
 from friedel.errors import FriedelError
 from friedel.models.crystal import B_matrix
 from friedel.plugins.indexing.lattice import constrain_cell
-from friedel.plugins.refinement import RefinementParams, refine
+from friedel.plugins.refinement import RefinementParams, refine  # noqa: F401
+from friedel.plugins.refinement.params import static_subset_params
 
 log = logging.getLogger("friedel")
 
@@ -34,7 +34,7 @@ def refine_models(experiments, reflections, refinement_params=None, crystal_only
     beam, detector and goniometer. Raises :class:`FriedelError` (one line) when refinement
     is impossible or fails.
     """
-    params = copy.deepcopy(refinement_params) if refinement_params is not None else RefinementParams()
+    params = static_subset_params(refinement_params)  # static, 100 reflections per degree unless set
     params.parameterisation.auto_reduction.action = "fix"
     if fix_detector or crystal_only:
         params.parameterisation.detector.fix = "all"

@@ -202,3 +202,16 @@ class RefinementParams:
     outlier: OutlierParams = param(OutlierParams)
     reflections: ReflectionsParams = param(ReflectionsParams)
     target: TargetParams = param(TargetParams)
+
+
+def static_subset_params(params: RefinementParams | None = None) -> RefinementParams:
+    """A copy of ``params`` for refinement inside another step (indexing macro-cycles, Bravais
+    settings): static models, and 100 reflections per degree where ``reflections_per_degree``
+    is Auto (``friedel refine`` itself uses every reflection and a scan-varying second stage)."""
+    import copy
+
+    out = copy.deepcopy(params) if params is not None else RefinementParams()
+    out.parameterisation.scan_varying = "False"
+    if out.reflections.reflections_per_degree == "Auto":
+        out.reflections.reflections_per_degree = 100.0
+    return out
