@@ -6,6 +6,7 @@ import gemmi
 import numpy as np
 
 from friedel.errors import FriedelError
+from friedel.lattice import cell_of_A
 from friedel.models.geometry import as_list
 
 _KNOWN = ("__id__", "real_space_a", "real_space_b", "real_space_c", "space_group_hall_symbol", "A_at_scan_points")
@@ -30,14 +31,8 @@ def hall_symbol(symbol) -> str:
 
 
 def cell_from_A(A) -> gemmi.UnitCell:
-    """Unit cell parameters of the reciprocal basis matrix ``A`` (columns a*, b*, c*)."""
-    direct = np.linalg.inv(np.asarray(A, dtype=float))  # rows: a, b, c
-    a, b, c = np.linalg.norm(direct, axis=1)
-    cos = lambda u, v: float(u @ v / (np.linalg.norm(u) * np.linalg.norm(v)))  # noqa: E731
-    alpha = np.degrees(np.arccos(cos(direct[1], direct[2])))
-    beta = np.degrees(np.arccos(cos(direct[0], direct[2])))
-    gamma = np.degrees(np.arccos(cos(direct[0], direct[1])))
-    return gemmi.UnitCell(a, b, c, alpha, beta, gamma)
+    """Unit cell of the reciprocal basis matrix ``A`` (columns a*, b*, c*), as a gemmi.UnitCell."""
+    return gemmi.UnitCell(*cell_of_A(A))
 
 
 def interpolate_scan_points(points, t) -> np.ndarray:
