@@ -6,7 +6,6 @@ import datetime
 import os
 
 import gemmi
-import numpy as np
 
 from friedel.io import atomic_write
 
