@@ -1,0 +1,26 @@
+"""Small simulated integrated sweeps (no images) shared by the scaling tests."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def simulated(n_images: int = 140, anomalous: float = 0.0, seed: int = 0, **overrides):
+    from friedel.plugins.simulate.integrated import simulate_integrated
+    from friedel.plugins.simulate.params import make_params
+
+    kwargs = {"scan.n_images": n_images, "crystal.anomalous": anomalous, "seed": seed}
+    kwargs.update(overrides)
+    return simulate_integrated(make_params("tiny", **kwargs))
+
+
+@pytest.fixture(scope="session")
+def tiny_sweep():
+    """A 70-degree lysozyme sweep (tiny preset, 140 x 0.5 deg) with scale drift and decay."""
+    return simulated(140, physics__scale_drift=0.1, physics__radiation_damage=3.0)
+
+
+@pytest.fixture(scope="session")
+def anomalous_sweep():
+    """A 60-degree sweep with Bijvoet differences (10% relative)."""
+    return simulated(120, anomalous=0.1, seed=3)
