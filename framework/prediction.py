@@ -90,9 +90,11 @@ class Prediction:
 
 
 def _apply(M, a):
-    """``M @ v`` for every vector v in the last axis of ``a`` (einsum with a BLAS path is much
-    faster than matmul's batched 3x3 products on long arrays)."""
-    return np.einsum("...i,ji->...j", a, M, optimize=True)
+    """``M @ v`` for every vector v in the last axis of ``a``: einsum with a BLAS path for long
+    (n, 3) arrays (much faster than matmul there), a batched product for stacks (k, n, 3)."""
+    if np.ndim(a) == 2:
+        return np.einsum("...i,ji->...j", a, M, optimize=True)
+    return a @ M.T
 
 
 def _ewald_frame(q, s0):
@@ -170,7 +172,7 @@ def predict(experiment, hkl, panel, phi_obs=None, A=None) -> Prediction:
     s0 = beam.s0
     if A is None and phi_obs is not None and not experiment.is_still:
         A = crystal_A_at_angles(experiment, np.asarray(phi_obs, dtype=float))
-    q = hkl @ crystal.A.T if A is None else np.einsum("nij,nj->ni", A, hkl, optimize=True)
+    q = hkl @ crystal.A.T if A is None else (A @ hkl[:, :, None])[:, :, 0]
     pred.is_still = experiment.is_still
     if pred.is_still:
         SF = None

@@ -64,9 +64,9 @@ def gradients(pred: Prediction, hkl, kind: str, deriv: np.ndarray, experiment) -
         ds0 = deriv[:, None, :]
     elif kind == "A":
         if deriv.ndim == 4:  # one dA per observation (scan-varying crystal)
-            q = np.einsum("knij,nj->kni", deriv, hkl, optimize=True)
-        else:
-            q = np.einsum("kij,nj->kni", deriv, hkl, optimize=True)  # dA h
+            q = (deriv @ hkl[None, :, :, None])[..., 0]
+        else:  # dA h (a batched matrix product: much faster than einsum here)
+            q = np.swapaxes(deriv @ hkl.T, 1, 2)
         if pred.is_still:
             SF = pred.M[0]
             if SF is not None:
@@ -82,11 +82,11 @@ def gradients(pred: Prediction, hkl, kind: str, deriv: np.ndarray, experiment) -
         if pred.is_still:
             raise ValueError("the goniometer of a still is not refined")
         S = experiment.goniometer.setting_rotation
-        dr = np.einsum("kij,nj->kni", deriv @ S.T, pred.r, optimize=True)
+        dr = np.swapaxes((deriv @ S.T) @ pred.r.T, 1, 2)
     elif kind == "D":
         dD_v = np.empty((k, n, 3))
         for i, rows in pred.groups:
-            dD_v[:, rows] = np.einsum("kij,nj->kni", deriv[:, i], pred.v[rows], optimize=True)
+            dD_v[:, rows] = np.swapaxes(deriv[:, i] @ pred.v[rows].T, 1, 2)
     else:
         raise ValueError(f"unknown derivative kind {kind!r}")
     out = np.zeros((k, n, 3))

@@ -81,8 +81,51 @@ def rmsd_by_experiment(result) -> str:
 
 def parameter_table(result) -> str:
     rows = [[p.model, p.name, format_esd(p.value, p.esd) if p.free else f"{p.value:.6g} (fixed)"]
-            for p in result.parameters]
-    return table(["Model", "Parameter", "Value"], rows)
+            for p in result.parameters if "_sample" not in p.name]
+    n_sv = sum(1 for p in result.parameters if "_sample" in p.name)
+    text = table(["Model", "Parameter", "Value"], rows)
+    if n_sv:
+        text += f"\n({n_sv} scan-varying sample-point values with ESDs in friedel.refine.json)"
+    return text
+
+
+def stage_rmsd_table(result) -> str:
+    """RMSDs of each experiment after the static and the scan-varying fit (px, px, images)."""
+    rows = []
+    for i, e in enumerate(result.experiments):
+        px = e.detector[0].pixel_size
+        row = [i]
+        for name in ("static", "scan-varying"):
+            r = result.stages.get(name, {}).get(i)
+            if r is None:
+                row += ["-", "-", "-"]
+                continue
+            z = np.degrees(r[2]) / e.scan.oscillation[1] if not e.is_still else np.degrees(r[2])
+            row += [f"{r[0] / px[0]:.4f}", f"{r[1] / px[1]:.4f}", f"{z:.4f}"]
+        rows.append(row)
+    return table(["Exp", "static X (px)", "Y (px)", "Z (images)", "scan-varying X (px)", "Y (px)", "Z (images)"],
+                 rows)
+
+
+def variation_table(result, max_rows: int = 11) -> str:
+    """Cell and orientation of each scan-varying crystal at evenly spaced scan points."""
+    parts = []
+    for i, v in result.scan_varying.items():
+        n = len(v["scan_point_frames"])
+        picks = np.unique(np.linspace(0, n - 1, min(max_rows, n)).round().astype(int))
+        rows = []
+        for k in picks:
+            c = v["unit_cells"][k]
+            rows.append([int(v["scan_point_frames"][k]), f"{v['scan_point_angles_deg'][k]:.2f}"]
+                        + [f"{x:.4f}" for x in c[:3]] + [f"{x:.3f}" for x in c[3:]]
+                        + [f"{v['orientation_change_deg'][k]:.4f}"])
+        cells = np.array(v["unit_cells"])
+        spread = " ".join(f"{x:.4f}" for x in cells.max(axis=0) - cells.min(axis=0))
+        parts.append(f"Experiment {i}: {v['n_intervals']} interval(s), {v['n_sample_points']} sample points; "
+                     f"cell range over the scan {spread}; largest turn from the first image "
+                     f"{max(v['orientation_change_deg']):.4f} deg\n"
+                     + table(["Frame", "Phi (deg)", "a", "b", "c", "alpha", "beta", "gamma", "Turn (deg)"], rows))
+    return "\n".join(parts)
 
 
 def cell_table(result) -> str:
@@ -102,7 +145,36 @@ def summary(result) -> str:
         "Refinement steps:\n" + steps_table(result),
         f"Stopped: {result.reason}",
         "RMSDs by experiment:\n" + rmsd_by_experiment(result),
-        "Refined parameters:\n" + parameter_table(result),
-        "Refined unit cells:\n" + cell_table(result),
     ]
+    if len(result.stages) > 1:
+        parts.append("RMSDs of the static and the scan-varying fit:\n" + stage_rmsd_table(result))
+    parts += ["Refined parameters:\n" + parameter_table(result),
+              "Refined unit cells" + (" (at mid-scan; ESDs of the static fit)" if result.scan_varying else "")
+              + ":\n" + cell_table(result)]
+    if result.scan_varying:
+        parts.append("Scan-varying crystals:\n" + variation_table(result))
+    if result.notes:
+        parts.append("Notes:\n" + "\n".join(f"- {n}" for n in result.notes))
     return "\n\n".join(parts)
+
+
+def as_dict(result) -> dict:
+    """The numbers of every table, for ``friedel.refine.json``."""
+    def rm(r):
+        return {"x_mm": r[0], "y_mm": r[1], "phi_rad": r[2]}
+
+    crystals = result.experiments.unique("crystal")
+    return {
+        "rmsds": {str(i): rm(r) for i, r in result.rmsds.items()},
+        "stages": {name: {str(i): rm(r) for i, r in d.items()} for name, d in result.stages.items()},
+        "n_used": {str(i): n for i, n in result.n_used.items()},
+        "n_outliers": {str(i): n for i, n in result.n_outliers.items()},
+        "history": [{k: (list(v) if isinstance(v, tuple) else v) for k, v in h.items()} for h in result.history],
+        "stopped": result.reason,
+        "parameters": [{"model": p.model, "name": p.name, "value": p.value, "esd": p.esd, "free": p.free}
+                       for p in result.parameters],
+        "unit_cells": [{"crystal": k, "space_group": c.space_group_symbol, "cell": list(c.unit_cell.parameters),
+                        "esds": list(result.cell_esds.get(k, (0.0,) * 6))} for k, c in enumerate(crystals)],
+        "scan_varying": {str(i): v for i, v in result.scan_varying.items()},
+        "notes": list(result.notes),
+    }
