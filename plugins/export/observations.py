@@ -144,6 +144,8 @@ def select_observations(experiments, reflections, intensity: str = "auto", parti
     keep = (ids >= 0) & (ids < len(experiments))
     hkl = np.asarray(reflections["miller_index"], dtype=np.int32)
     reasons: dict[str, int] = {}
+    if not np.all(keep):
+        reasons["not assigned to an experiment"] = int(np.count_nonzero(~keep))
     unindexed = keep & ~np.any(hkl != 0, axis=1)
     if np.any(unindexed):
         reasons["not indexed"] = int(unindexed.sum())
