@@ -115,3 +115,69 @@ def simulated(preset: str, extra_cb: str | None = None, **overrides):
 
     experiments, reflections = simulate_integrated(make_params(preset, **overrides))
     return as_p1(experiments, reflections, extra_cb)
+
+
+TWOFOLD_110 = np.array([[0, 1, 0], [1, 0, 0], [0, 0, -1]])   # in 422, not in 4
+FOURFOLD_C = np.array([[0, 1, 0], [-1, 0, 0], [0, 0, 1]])    # in 432, not in 23
+
+
+def ambiguous_wedges(n, seed, R_conv):
+    """Simulated insulin wedges of one crystal form (same true intensities, random orientations),
+    each relabelled by identity or R_conv."""
+    from friedel.models.experiment import ExperimentList
+    from friedel.plugins.bravais.cb_op import ChangeOfBasis
+    from friedel.plugins.bravais.reindex import reindex_experiments
+    from friedel.plugins.simulate.crystals import random_orientation
+    from friedel.plugins.simulate.integrated import simulate_integrated
+    from friedel.plugins.simulate.params import make_params
+
+    rng = np.random.default_rng(seed)
+    experiments, tables = ExperimentList(), []
+    for i in range(n):
+        U = tuple(random_orientation(rng).ravel())
+        e, r = simulate_integrated(make_params("insulin", **{"seed": 7, "crystal.orientation": U, "scan.n_images": 8,
+                                                             "scan.oscillation": (0.0, 1.0), "crystal.d_min": 3.5}))
+        if rng.integers(0, 2):
+            # labels h' = h R^-1 carry I_true(h' R): an indexing ambiguity
+            cb = ChangeOfBasis(np.linalg.inv(R_conv))
+            e = reindex_experiments(e, cb, e[0].crystal.space_group_hall)
+            hkl = np.asarray(r["miller_index"])
+            r["miller_index"] = cb.apply_to_miller_indices(hkl)
+        e, r = as_p1(e, r)
+        e[0].identifier = f"wedge-{i}"
+        r["id"] = np.full(len(r), i, np.int32)
+        r.experiment_identifiers = {i: f"wedge-{i}"}
+        experiments.append(e[0])
+        tables.append(r)
+    table = ReflectionTable.concatenate(tables)
+    table.experiment_identifiers = {i: f"wedge-{i}" for i in range(n)}
+    return experiments, table
+
+
+def inconsistent_datasets(out) -> list[int]:
+    """Data sets whose labels disagree with the majority about the true intensities.
+
+    All reflections with the same index in the chosen space group's ASU must have the same true
+    intensity (the truth is noise-free), whichever data set they come from."""
+    from friedel.miller import asu_mapping
+
+    hkl = np.asarray(out.reflections["miller_index"])
+    ids = np.asarray(out.reflections["id"])
+    truth = np.asarray(out.reflections["intensity.true.value"])
+    group = asu_mapping(hkl, out.summary["space_group"]).group
+    # the majority true value of each group (dataset 0 need not be right: use the mode)
+    order = np.lexsort((np.round(truth, 6), group))
+    g, t = group[order], np.round(truth[order], 6)
+    # for each group the most common value
+    reference = {}
+    for gi, ti in zip(g, t):
+        reference.setdefault(gi, {}).setdefault(ti, 0)
+        reference[gi][ti] += 1
+    mode = {gi: max(v, key=v.get) for gi, v in reference.items()}
+    wrong = np.array([abs(np.round(tr, 6) - mode[gi]) > 1e-6 * max(1.0, abs(mode[gi]))
+                      for gi, tr in zip(group, truth)])
+    bad = []
+    for a in np.unique(ids):
+        if wrong[ids == a].mean() > 0.05:
+            bad.append(int(a))
+    return bad

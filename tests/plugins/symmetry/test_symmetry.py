@@ -9,7 +9,7 @@ from friedel.errors import FriedelError
 from friedel.plugins.symmetry.params import SymmetryParams
 from friedel.plugins.symmetry.runs import run_symmetry
 
-from .synthetic import make_experiments, simulated
+from symmetry_synthetic import make_experiments, simulated
 
 
 def _run(expts, refl, **kw):
