@@ -9,6 +9,8 @@ become 1-900 and 1001-1900), so that users can still read the image number off t
 
 from __future__ import annotations
 
+import bisect
+
 import attrs
 import gemmi
 import numpy as np
@@ -59,19 +61,26 @@ def assign_batch_ranges(experiments) -> list[BatchRange]:
     Each scan's own ``batch_offset`` is honoured when the result clashes with nothing.
     """
     assigned: list[BatchRange] = []
+    starts: list[int] = []  # sorted first batches of the assigned (disjoint) ranges ...
+    ends: list[int] = []  # ... and their last batches, in the same order
+    largest = 0
     for i, expt in enumerate(experiments):
         first, last = image_range_of(expt)
         own = int(getattr(expt.scan, "batch_offset", 0) or 0) if expt.scan is not None else 0
         if first + own <= 0:  # batch 0 is not a batch: an image-0 start moves up by one
             own += 1 - (first + own)
         candidate = BatchRange(i, first, last, own)
-        # ranges that overlap *or touch* an assigned one move to the next epoch
-        clash = any(candidate.first <= r.last + 1 and r.first <= candidate.last + 1 for r in assigned)
-        if clash:
-            largest = max(r.last for r in assigned)
+        # a range that overlaps *or touches* an assigned one moves to the next epoch; the
+        # assigned ranges are disjoint, so only the one starting last before our end can clash
+        k = bisect.bisect_right(starts, candidate.last + 1) - 1
+        if k >= 0 and ends[k] >= candidate.first - 1:
             # stills (one image each) are numbered on consecutively; sweeps start a new epoch
             start = largest + 1 if getattr(expt, "is_still", False) else _next_epoch(largest)
             candidate = BatchRange(i, first, last, start - first)
+        k = bisect.bisect_left(starts, candidate.first)
+        starts.insert(k, candidate.first)
+        ends.insert(k, candidate.last)
+        largest = max(largest, candidate.last)
         assigned.append(candidate)
     return assigned
 
@@ -81,7 +90,7 @@ def batch_numbers(reflections, experiments, ranges: list[BatchRange]) -> np.ndar
     n = len(reflections)
     if "xyzobs.px.value" in reflections:
         z = np.asarray(reflections["xyzobs.px.value"], dtype=float)[:, 2].copy()
-        if "xyzcal.px" in reflections:  # unobserved rows carry z = 0 with zero variance
+        if "xyzcal.px" in reflections:  # rows without an observed centroid (NaN) use the calculated z
             zcal = np.asarray(reflections["xyzcal.px"], dtype=float)[:, 2]
             bad = ~np.isfinite(z)
             z[bad] = zcal[bad]
@@ -89,16 +98,19 @@ def batch_numbers(reflections, experiments, ranges: list[BatchRange]) -> np.ndar
         z = np.asarray(reflections["xyzcal.px"], dtype=float)[:, 2]
     else:
         z = np.zeros(n)
-    ids = np.asarray(reflections["id"])
-    out = np.zeros(n, dtype=np.int64)
-    for r in ranges:
-        sel = ids == r.experiment
-        if not np.any(sel):
-            continue
-        image = np.floor(z[sel]).astype(np.int64) + 1
-        image = np.clip(image, r.first_image, r.last_image)
-        out[sel] = image + r.offset
-    return out
+    ids = np.asarray(reflections["id"], dtype=np.int64)
+    # per-experiment tables, looked up by id (no loop over experiments x reflections)
+    first = np.array([r.first_image for r in ranges], dtype=np.int64)
+    last = np.array([r.last_image for r in ranges], dtype=np.int64)
+    offset = np.array([r.offset for r in ranges], dtype=np.int64)
+    row_of = np.full(max(len(experiments), 1), -1, dtype=np.int64)
+    row_of[[r.experiment for r in ranges]] = np.arange(len(ranges))
+    valid = (ids >= 0) & (ids < len(row_of))
+    row = np.where(valid, row_of[np.clip(ids, 0, len(row_of) - 1)], -1)
+    valid &= row >= 0
+    r = np.clip(row, 0, None)
+    image = np.clip(np.floor(np.nan_to_num(z)).astype(np.int64) + 1, first[r], last[r])
+    return np.where(valid, image + offset[r], 0)
 
 
 # -- batch headers -------------------------------------------------------------------------------

@@ -53,18 +53,21 @@ def wavelength_groups(experiments, tolerance: float = 1e-4) -> tuple[list[int], 
     first appearance.
     """
     groups: list[int] = []
-    members: list[list[float]] = []
+    sums: list[float] = []
+    counts: list[int] = []
     for expt in experiments:
         wl = float(expt.beam.wavelength)
-        for g, wls in enumerate(members):
-            if abs(np.mean(wls) - wl) <= tolerance:
+        for g in range(len(sums)):
+            if abs(sums[g] / counts[g] - wl) <= tolerance:
                 groups.append(g)
-                wls.append(wl)
+                sums[g] += wl
+                counts[g] += 1
                 break
         else:
-            groups.append(len(members))
-            members.append([wl])
-    return groups, [float(np.mean(w)) for w in members]
+            groups.append(len(sums))
+            sums.append(wl)
+            counts.append(1)
+    return groups, [s / c for s, c in zip(sums, counts)]
 
 
 def file_space_group(experiments) -> gemmi.SpaceGroup:
@@ -235,12 +238,13 @@ def select_observations(experiments, reflections, intensity: str = "auto", parti
         columns["XDET"], columns["YDET"] = xyz[:, 0], xyz[:, 1]
     if "xyzcal.px" in reflections:
         zcal = np.asarray(reflections["xyzcal.px"], dtype=float)[:, 2]
-        rot = np.zeros(n)
-        for i, expt in enumerate(experiments):
-            sel = ids == i
-            if np.any(sel) and expt.scan is not None:
-                rot[sel] = expt.scan.angle_from_frame(zcal[sel])
-        columns["ROT"] = rot
+        # phi = start + (z - first frame) * width, from per-experiment tables indexed by id
+        scans = [e.scan for e in experiments]
+        start = np.array([s.oscillation[0] if s is not None else 0.0 for s in scans])
+        width = np.array([s.oscillation[1] if s is not None else 0.0 for s in scans])
+        frame0 = np.array([s.array_range[0] if s is not None else 0.0 for s in scans])
+        i = np.clip(ids, 0, len(experiments) - 1)
+        columns["ROT"] = np.where(ids >= 0, start[i] + (zcal - frame0[i]) * width[i], 0.0)
     columns["LP"] = lp
     columns["QE"] = qe
 
