@@ -1,107 +1,130 @@
-"""Benchmark of static geometry refinement: wall time per step (macro-cycle) on ~100k reflections.
+"""``friedel refine`` against ``dials.refine`` on DIALS's own indexed.expt / indexed.refl.
 
-    python contrib/bench/refine.py [n_reflections] [--dials]
+    python contrib/bench/refine.py DIR [--dials] [--make PRESET] [key=value ...]
 
-Simulates one rotation sweep (tetragonal protein cell, Pilatus-6M-like detector), adds
-centroid noise, perturbs the geometry (distance 1 mm, beam centre 0.5 mm, orientation
-0.5 deg, cell 1%) and refines with every reflection. With --dials it also writes the same
-input as DIALS files and times ``dials.refine`` on it (if DIALS is installed).
+DIR holds ``indexed.expt`` and ``indexed.refl`` written by ``dials.index``. With ``--make PRESET``
+the folder is made first: ``friedel simulate preset=PRESET`` (extra ``physics.*`` etc. from the
+command line, e.g. ``physics.crystal_drift=0.3``), then ``dials.import``, ``dials.find_spots``
+and ``dials.index`` (DIALS is only a black-box reference here; friedel never uses it).
+
+Each program runs in its own sub-folder as a user would run it (defaults: a static then a
+scan-varying fit), timed from start-up to exit, with its peak memory (ru_maxrss of the child).
+Printed: wall and CPU seconds, reflections per second, peak MB, the RMSDs each reports, the
+RMSDs of both models on the reflections both used, and, where DIR holds friedel's truth
+(truth_reflections.refl), how far the observed centroids of the reflections one program used
+and the other rejected lie from their true positions (are the extra ones real outliers?), and
+the per-image orientation error of both scan-varying models when truth.expt has scan points.
 """
 
 from __future__ import annotations
 
-import copy
+import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-import gemmi
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "plugins" / "refinement"))
-
-from simulated import make_experiment, observe  # noqa: E402
-
-from friedel.models import ExperimentList  # noqa: E402
-from friedel.models.crystal import B_matrix  # noqa: E402
-from friedel.models.geometry import axis_angle_matrix  # noqa: E402
-from friedel.plugins.refinement import RefinementParams, refine  # noqa: E402
-from friedel.plugins.refinement.refiner import (  # noqa: E402
-    RefinementProblem, _build_parameterisations, _observations, _variances,
-)
+from friedel.flags import Flags
+from friedel.io import read_experiments, read_reflections
 
 
-def simulate(n_target):
-    truth = ExperimentList([make_experiment(n_images=360, width=0.25, seed=3)])
-    refl = observe(truth, d_min=1.6)
-    if len(refl) > n_target:
-        refl = refl.select(np.sort(np.random.default_rng(0).choice(len(refl), n_target, replace=False)))
-    start = copy.deepcopy(truth)
-    p = start[0].detector[0]
-    p.origin = p.origin + np.array([0.4, -0.3, -1.0])
-    c = start[0].crystal
-    cell = c.unit_cell
-    c.A = axis_angle_matrix([1, 2, 3], np.radians(0.5)) @ c.U @ B_matrix(
-        gemmi.UnitCell(cell.a * 1.01, cell.b * 1.01, cell.c * 0.99, 90, 90, 90))
-    return truth, start, refl
+def run(cmd, cwd):
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed: {(proc.stderr or proc.stdout).strip().splitlines()[-1:]}")
+    return wall, cpu, after.ru_maxrss / 1024.0
+
+
+def make(directory: Path, preset: str, extra):
+    directory.mkdir(parents=True, exist_ok=True)
+    run(["friedel", "simulate", f"preset={preset}", "output.directory=.", *extra], directory)
+    images = sorted(str(p.name) for p in directory.glob("sim_*.cbf"))
+    run(["dials.import", *images], directory)
+    run(["dials.find_spots", "imported.expt"], directory)
+    run(["dials.index", "imported.expt", "strong.refl"], directory)
+
+
+def rmsd(refl, rows, expt):
+    d = refl["xyzcal.px"][rows] - refl["xyzobs.px.value"][rows]
+    return np.sqrt(np.mean(d**2, axis=0))
+
+
+def misorientation(U, V):
+    return np.degrees(np.arccos(np.clip((np.trace(U @ V.T) - 1) / 2, -1, 1)))
 
 
 def main():
-    n_target = int(next((a for a in sys.argv[1:] if a.isdigit()), 100_000))
-    truth, start, refl = simulate(n_target)
-    print(f"{len(refl)} indexed reflections, 1 experiment")
-    params = RefinementParams()
-    params.reflections.use_all_reflections = True
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("directory", type=Path)
+    ap.add_argument("--dials", action="store_true", help="also run dials.refine")
+    ap.add_argument("--make", metavar="PRESET", help="simulate PRESET and index it with DIALS first")
+    ap.add_argument("extra", nargs="*", help="key=value for friedel simulate (with --make)")
+    args = ap.parse_args()
+    base = args.directory.resolve()
+    if args.make:
+        make(base, args.make, args.extra)
+    for name in ("indexed.expt", "indexed.refl"):
+        if not (base / name).exists():
+            raise SystemExit(f"{base / name} does not exist (run dials.index there, or use --make)")
+    n_in = len(read_reflections(base / "indexed.refl"))
+    results = {}
+    programs = [("friedel", ["friedel", "refine"])]
+    if args.dials and shutil.which("dials.refine"):
+        programs.append(("dials", ["dials.refine"]))
+    for name, cmd in programs:
+        out = base / f"bench_refine_{name}"
+        out.mkdir(exist_ok=True)
+        wall, cpu, peak = run(cmd + [str(base / "indexed.expt"), str(base / "indexed.refl")], out)
+        refl = read_reflections(out / "refined.refl")
+        expts = read_experiments(out / "refined.expt")
+        used = refl.get_flags(Flags.used_in_refinement)
+        results[name] = (refl, expts, used)
+        r = rmsd(refl, used, expts[0])
+        osc = expts[0].scan.oscillation[1]
+        sv = expts[0].crystal.num_scan_points
+        print(f"{name:8s} {wall:7.2f} s wall, {cpu:7.2f} s CPU, {n_in / wall:9,.0f} reflections/s, peak {peak:6.0f} MB; "
+              f"used {used.sum():6d} of {n_in}; RMSD {r[0]:.4f} px, {r[1]:.4f} px, {r[2]:.4f} images "
+              f"({osc:g} deg); scan points {sv}")
+    if len(results) == 2:
+        (fr, fe, fu), (dr, de, du) = results["friedel"], results["dials"]
+        both = fu & du
+        a, b = rmsd(fr, both, fe[0]), rmsd(dr, both, de[0])
+        print(f"on the {both.sum()} reflections both used: friedel RMSD {a[0]:.4f} {a[1]:.4f} px {a[2]:.4f} images; "
+              f"dials {b[0]:.4f} {b[1]:.4f} px {b[2]:.4f} images")
+        truth_refl = base / "truth_reflections.refl"
+        if truth_refl.exists():
+            from scipy.spatial import cKDTree
 
-    # one step = predict all, gradients of all, normal matrix, solve
-    expts = copy.deepcopy(start)
-    sel = np.ones(len(refl), bool)
-    var = _variances(expts, refl, sel)
-    problem = RefinementProblem(expts, _observations(expts, refl, sel, var),
-                                _build_parameterisations(expts, params), params)
-    problem.evaluate(gradients=True)
-    t = time.perf_counter()
-    repeats = 3
-    for _ in range(repeats):
-        problem.evaluate(gradients=True)
-    per_eval = (time.perf_counter() - t) / repeats
-    print(f"one step (predict + {problem.n_params}-parameter gradients + normal matrix): {per_eval:.3f} s")
-
-    for algorithm in ("null", "mcd"):
-        params.outlier.algorithm = algorithm
-        t = time.perf_counter()
-        result = refine(start, refl, params)
-        wall = time.perf_counter() - t
-        steps = len(result.history)
-        x, y, phi = result.rmsds[0]
-        print(f"refine outlier.algorithm={algorithm}: {wall:.2f} s for {steps} steps "
-              f"({wall / steps:.3f} s/step), {len(refl) / wall:,.0f} reflections/s; "
-              f"RMSD {x / 0.172:.3f} px, {y / 0.172:.3f} px, {np.degrees(phi) / 0.25:.3f} images")
-
-    if "--dials" in sys.argv and shutil.which("dials.refine"):
-        from friedel.io import write_experiments, write_reflections
-
-        with tempfile.TemporaryDirectory() as tmp:
-            write_experiments(start, os.path.join(tmp, "indexed.expt"))
-            write_reflections(refl, os.path.join(tmp, "indexed.refl"))
-            t = time.perf_counter()
-            proc = subprocess.run(["dials.refine", "indexed.expt", "indexed.refl", "reflections_per_degree=None",
-                                   "scan_varying=False"], cwd=tmp, capture_output=True, text=True)
-            wall = time.perf_counter() - t
-            status = "ok" if proc.returncode == 0 else f"failed: {proc.stderr.strip().splitlines()[-1:]}"
-            print(f"dials.refine (same input, all reflections, static): {wall:.2f} s ({status})")
-            log = Path(tmp, "dials.refine.log")
-            if log.exists():
-                lines = log.read_text().splitlines()
-                for i, line in enumerate(lines):
-                    if line.startswith("Refinement steps"):
-                        print("\n".join(lines[i:i + 20]))
-                        break
+            true_px = read_reflections(truth_refl)["xyzcal.px"]
+            _, idx = cKDTree(true_px).query(fr["xyzobs.px.value"])
+            err = np.hypot(*(fr["xyzobs.px.value"] - true_px[idx])[:, :2].T)
+            for label, m in (("both used", both), ("friedel only", fu & ~du), ("dials only", du & ~fu),
+                             ("neither", ~fu & ~du & (fr["id"] >= 0))):
+                if m.any():
+                    print(f"  {label:12s} {m.sum():6d}: true centroid error median {np.median(err[m]):.3f} px, "
+                          f"90% {np.percentile(err[m], 90):.3f} px, > 1 px {100 * np.mean(err[m] > 1):.1f}%")
+        truth_expt = base / "truth.expt"
+        if truth_expt.exists():
+            t = read_experiments(truth_expt)[0].crystal
+            if t.A_at_scan_points is not None:
+                Ut = t.U_at_scan_points()
+                for name, (_, e, _) in results.items():
+                    c = e[0].crystal
+                    if c.num_scan_points == len(Ut):
+                        errs = [misorientation(u, v) for u, v in zip(Ut, c.U_at_scan_points())]
+                        print(f"  {name}: orientation error per image median {np.median(errs):.4f} deg, "
+                              f"max {max(errs):.4f} deg (indexing may choose another, equivalent basis)")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
