@@ -107,6 +107,10 @@ def test_reciprocalspaceship_merges_the_unmerged_file_to_the_same_imean(tiny_fil
     assert main(["merge", "scaled.expt", "scaled.refl"]) == 0
     ds = rs.read_mtz("scaled_unmerged.mtz")
     assert not ds.merged
+    # rs maps H K L back to the observed indices through M/ISYM (gemmi's operator order)
+    refl = read_reflections("scaled.refl")
+    observed = refl["miller_index"][refl["partiality"] >= 0.4]
+    assert sorted(map(tuple, np.asarray(ds.get_hkls()).tolist())) == sorted(map(tuple, observed.tolist()))
     merged = rs.algorithms.merge(ds)
     mtz, data, labels = read_mtz_table("merged.mtz")
     ours = {tuple(r[:3].astype(int)): r for r in data}
