@@ -1,1 +1,0 @@
-"""Example Facility plugins for friedel: the XFD detector format and a robust global threshold."""

@@ -1,16 +1,22 @@
-"""The facility's entry-point module: friedel calls these hooks to discover its plugins."""
-
-from friedel.hookspecs import hookimpl
-
-from friedel_example_facility.format_xfd import FormatXFD
-from friedel_example_facility.threshold import RobustGlobalThreshold
+# The entry-point module: friedel calls these hooks; each plugin's module is imported when first needed.
+from friedel.hookspecs import LazyPlugin, hookimpl
 
 
 @hookimpl
 def friedel_formats():
-    return [FormatXFD]
+    return [LazyPlugin("xfd", "friedel_example_facility.xfd:FormatXFD")]
 
 
 @hookimpl
 def friedel_spotfinder_thresholds():
-    return [RobustGlobalThreshold]
+    return [LazyPlugin("robust_global", "friedel_example_facility.spots:RobustGlobalThreshold")]
+
+
+@hookimpl
+def friedel_spotfinder_filters():
+    return [LazyPlugin("min_counts", "friedel_example_facility.spots:MinCounts")]
+
+
+@hookimpl
+def friedel_indexing_methods():
+    return [LazyPlugin("difference_vectors", "friedel_example_facility.indexing:DifferenceVectors")]
