@@ -12,7 +12,7 @@ import numpy as np
 
 from friedel.errors import FriedelError
 from friedel.models import Crystal
-from friedel.plugin_manager import get_plugin
+from friedel.plugin_manager import build_plugin
 from friedel.plugins.indexing import lattice as lat
 from friedel.plugins.indexing.refine import apply_cell_constraints
 from friedel.plugins.indexing.vectors import refine_vector, unique_vectors
@@ -47,9 +47,7 @@ def lattice_candidates(rlp, max_cell, params, space_group=None, primitive_cell=N
     RMS fractional residual); Niggli-reduced, or in the reference setting of ``space_group``
     (``known_setting=False``: Niggli-reduced even when the symmetry is known; the caller checks
     the cell after refinement). Raises FriedelError when no lattice is found."""
-    method_cls = get_plugin("indexing_methods", params.method)
-    method_params = getattr(params, params.method, None)
-    method = method_cls(method_params) if method_params is not None else method_cls()
+    method = build_plugin("indexing_methods", params.method, params)  # contract: friedel.contracts.indexing
     d_min = float(np.min(1 / np.linalg.norm(rlp, axis=1)))
     vectors, _ = method.find_vectors(rlp, max_cell, d_min, unit_cell=primitive_cell)
     hint = ("try friedel search_beam_position first, a different max_cell=, or indexing.method=fft1d"
