@@ -111,3 +111,36 @@ def test_xia2_merged_mtz_reproduced(real_data):
     strong = col["IMEAN"] / col["SIGIMEAN"] > 20
     # (the Wilson prior takes sigma^2/Sigma off I: up to 1-2% of F where a shell is weak on average)
     assert np.allclose(fw.F[strong], np.sqrt(col["IMEAN"][strong]), rtol=0.02)
+
+
+def test_stills_get_one_batch_each(real_data, in_tmp_dir):
+    """Serial crystallography (DIALS-integrated CuNiR stills): batch k for still k, in the
+    reflections and in the headers alike."""
+    folder = real_data / "integrated" / "ssx_CuNiR"
+    assert main(["export", str(folder / "integrated.expt"), str(folder / "integrated.refl")]) == 0
+    mtz = gemmi.read_mtz_file("integrated.mtz")
+    experiments = read_experiments(str(folder / "integrated.expt"))
+    numbers = [b.number for b in mtz.batches]
+    assert numbers == list(range(1, len(experiments) + 1))
+    batch = np.array(mtz, copy=False)[:, mtz.column_labels().index("BATCH")].astype(int)
+    assert set(batch) == set(numbers)
+    refl = read_reflections(str(folder / "integrated.refl"))
+    mtz.switch_to_original_hkl()
+    back = np.array(mtz, copy=False)
+    # every row decodes to an observed index of the still its batch names
+    observed = {(int(i), tuple(h)) for i, h in zip(refl["id"], refl["miller_index"].tolist())}
+    assert all((b - 1, tuple(h)) in observed for b, h in zip(batch.tolist(), back[:, :3].astype(int).tolist()))
+
+
+def test_split_partials_are_combined(real_data, in_tmp_dir):
+    """DIALS-integrated quartz electron diffraction has reflections split across blocks."""
+    folder = real_data / "integrated" / "quartz_ED"
+    refl = read_reflections(str(folder / "integrated.refl"))
+    assert main(["export", str(folder / "integrated.expt"), str(folder / "integrated.refl")]) == 0
+    mtz, data, labels = read_mtz_table("integrated.mtz")
+    both = refl.get_flags(Flags.integrated_sum | Flags.integrated_prf)
+    pid = refl["partial_id"][both]
+    assert len(pid) > len(np.unique(pid))  # the file does have split reflections
+    assert mtz.nreflections <= len(np.unique(pid))
+    frac = data[:, labels.index("FRACTIONCALC")]
+    assert np.all(frac >= 0.4 - 1e-6) and np.all(frac <= 1 + 1e-6)
