@@ -151,6 +151,10 @@ def main():
             cmd = ["friedel", command, *files] if tool == "friedel" else [f"dials.{command}", *files]
             wall, peak, out = timed(cmd, cwd)
             best, sg = answer_from_log(out)
+            if sg == "?" and (cwd / "symmetrized.expt").exists():  # dials.cosym does not print it
+                from friedel.io import read_experiments
+
+                sg = read_experiments(str(cwd / "symmetrized.expt"))[0].crystal.space_group_symbol
             check = consistency(cwd, sg) if command == "cosym" else ""
             results[tool] = (wall, peak, best, sg, check)
             if tool == "friedel":
