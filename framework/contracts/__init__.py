@@ -41,6 +41,7 @@ CONTRACTS: dict[str, str] = {
     "refinement_engines": "friedel.contracts.refinement:Engine",
     "outlier_rejectors": "friedel.contracts.refinement:OutlierRejector",
     "exporters": "friedel.contracts.export:Exporter",
+    "scaling_models": "friedel.contracts.scaling:ScalingModel",
 }
 
 
