@@ -16,9 +16,10 @@ class ExportParams:
     """Parameters of friedel export."""
 
     format: str = plugin_choice("exporters", default="mtz", help="Output format")
-    intensity: str = param("auto", choices=["auto", "scale", "profile", "sum", "profile+sum"],
+    intensity: str = param("auto", choices=["auto", "scale", "profile", "sum", "profile+sum", "best"],
                            help="Intensities to write: auto = scale for scaled data, else profile+sum "
-                                "(IPR profile-fitted, I summation), else what exists")
+                                "(IPR profile-fitted, I summation), else what exists; best = one I, "
+                                "profile-fitted where fitting worked, else summation")
     combine_partials: bool = param(True, help="Add up the parts of reflections split across integration blocks "
                                               "(same partial_id) before the partiality cut (integrated data)")
     partiality_threshold: float = param(0.4, help="Leave out observations with a smaller (combined) partiality")

@@ -20,7 +20,7 @@ from friedel.plugins.export.partials import combine_partials as _combine_partial
 
 log = logging.getLogger("friedel")
 
-INTENSITY_CHOICES = ("auto", "scale", "profile", "sum", "profile+sum")
+INTENSITY_CHOICES = ("auto", "scale", "profile", "sum", "profile+sum", "best")
 
 
 def is_scaled(reflections) -> bool:
@@ -139,9 +139,10 @@ def select_observations(experiments, reflections, intensity: str = "auto", parti
     _experiments_with_crystals(experiments, reflections)
     n_combined = 0
     if combine_partials and kind != "scale":  # scaling has already dealt with the parts
-        needed = {"profile": Flags.integrated_prf, "sum": Flags.integrated_sum,
+        needed = {"profile": Flags.integrated_prf, "sum": Flags.integrated_sum, "best": Flags.integrated,
                   "profile+sum": Flags.integrated_prf | Flags.integrated_sum}[kind]
-        reflections, _, n_combined = _combine_partials(reflections, reflections.get_flags(needed))
+        reflections, _, n_combined = _combine_partials(reflections,
+                                                       reflections.get_flags(needed, all=kind != "best"))
     ids = np.asarray(reflections["id"])
     n = len(reflections)
     keep = (ids >= 0) & (ids < len(experiments))
@@ -207,7 +208,18 @@ def select_observations(experiments, reflections, intensity: str = "auto", parti
             keep = drop(reflections.get_flags(Flags.integrated_prf), "profile fitting failed")
         if kind in ("sum", "profile+sum"):
             keep = drop(reflections.get_flags(Flags.integrated_sum), "summation failed")
-        if kind == "profile":
+        if kind == "best":
+            keep = drop(reflections.get_flags(Flags.integrated, all=False), "not integrated")
+        if kind == "best":  # one intensity: profile-fitted where fitting worked, else summation
+            has_prf = reflections.get_flags(Flags.integrated_prf)
+            if "intensity.prf.value" not in reflections:
+                has_prf = np.zeros(n, dtype=bool)
+            pv, pvar = profile_columns() if np.any(has_prf) else (np.zeros(n), np.zeros(n))
+            sv, svar = sum_columns() if "intensity.sum.value" in reflections else (np.zeros(n), np.zeros(n))
+            value, var = np.where(has_prf, pv, sv), np.where(has_prf, pvar, svar)
+            columns["I"], columns["SIGI"] = value, np.sqrt(np.maximum(var, 0.0))
+            written.append((value, var))
+        elif kind == "profile":
             value, var = profile_columns()
             columns["I"], columns["SIGI"] = value, np.sqrt(np.maximum(var, 0.0))
             written.append((value, var))

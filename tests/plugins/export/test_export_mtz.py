@@ -187,3 +187,23 @@ def test_partials_are_combined(in_tmp_dir, tiny_integrated):
     assert main(["export", "a.expt", "pieces.refl", "mtz.hklout=raw.mtz", "combine_partials=False",
                  "partiality_threshold=0"]) == 0
     assert gemmi.read_mtz_file("raw.mtz").nreflections == whole.nreflections + len(split)
+
+
+def test_best_intensity(in_tmp_dir, tiny_integrated):
+    experiments, reflections = tiny_integrated
+    refl = reflections.copy()
+    no_fit = np.arange(len(refl)) % 5 == 0
+    refl.unset_flags(no_fit, Flags.integrated_prf)
+    write_experiments(experiments, "a.expt")
+    write_reflections(refl, "a.refl")
+    assert main(["export", "a.expt", "a.refl", "intensity=best", "format=shelx"]) == 0
+    keep = refl["partiality"] >= 0.4
+    corr = refl["lp"] / refl["qe"]
+    expected = np.where(no_fit, refl["intensity.sum.value"] * corr / refl["partiality"],
+                        refl["intensity.prf.value"] * corr)[keep]
+    lines = open("friedel.hkl").read().splitlines()[:-1]
+    got = np.array([float(line[12:20]) for line in lines])
+    assert len(got) == int(keep.sum())
+    assert np.allclose(np.sort(got), np.sort(expected), atol=0.006)
+    assert main(["export", "a.expt", "a.refl", "mtz.hklout=pair.mtz"]) == 0  # profile+sum needs both
+    assert gemmi.read_mtz_file("pair.mtz").nreflections == int((keep & ~no_fit).sum())
