@@ -163,6 +163,9 @@ def select_observations(experiments, reflections, intensity: str = "auto", parti
 
     columns: dict[str, np.ndarray] = {}
     lp = np.asarray(reflections["lp"], dtype=float) if "lp" in reflections else np.ones(n)
+    if "lp" not in reflections and kind != "scale":
+        log.warning("Warning: the reflections have no lp column: integrated intensities are written "
+                    "without the Lorentz-polarisation correction")
     qe = _qe(reflections)
     with np.errstate(divide="ignore", invalid="ignore"):
         correction = lp / qe
