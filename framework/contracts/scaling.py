@@ -101,8 +101,9 @@ class ScalingModel(abc.ABC):
     name: str = ""
     Params = None
 
-    def __init__(self, params, *, experiment, data: ScalingModelData):
-        self.params = params
+    def __init__(self, params=None, *, experiment, data: ScalingModelData):
+        # build_plugin passes params only to a model with a Params scope
+        self.params = params if params is not None or self.Params is None else self.Params()
         self.experiment = experiment
         self.data = data
         self.parameters = np.asarray(self.null_parameters, dtype=float).copy()
