@@ -56,19 +56,53 @@ def _intensity_column(table, choice: str) -> str:
                        "give integrated reflections (friedel integrate)")
 
 
-def _first_360(experiment, table, sel):
-    """Rows within the first 360 degrees of the experiment's scan."""
+def _first_360(experiment, table, rows):
+    """The rows (of one experiment) recorded within the first 360 degrees of its scan."""
     scan = experiment.scan
     column = "xyzobs.px.value" if "xyzobs.px.value" in table else ("xyzcal.px" if "xyzcal.px" in table else None)
     if scan is None or column is None or experiment.is_still:
-        return sel
-    start, width = (float(v) for v in scan.oscillation)
+        return rows
+    width = abs(float(scan.oscillation[1]))
     first = scan.image_range[0]
-    z = np.asarray(table[column])[:, 2]
-    if abs(width) * (scan.image_range[1] - first + 1) <= 360.0 + 1e-6:
-        return sel
-    phi = (z - (first - 1)) * abs(width)
-    return sel & (phi < 360.0)
+    if width * (scan.image_range[1] - first + 1) <= 360.0 + 1e-6:
+        return rows
+    z = np.asarray(table[column])[rows, 2]  # image n spans z in [n - 1, n)
+    return rows[(z - (first - 1)) * width < 360.0]
+
+
+def _corrected_intensities(reflections, col: str, base, partiality_threshold: float, min_i_over_sigma: float):
+    """(I, V, usable) of intensity column ``col`` for every row: lp/qe (and for summation
+    partiality) corrected; usable = indexed, integrated with that method, partiality and I/sigma cuts."""
+    flags = np.asarray(reflections["flags"]) if "flags" in reflections else None
+    sel = base.copy()
+    if flags is not None:
+        if col == "scale":
+            sel &= (flags & Flags.bad_for_scaling) == 0
+            if "inverse_scale_factor" in reflections:
+                sel &= np.asarray(reflections["inverse_scale_factor"]) > 0
+        else:
+            needed = Flags.integrated_prf if col == "prf" else Flags.integrated_sum
+            sel &= (flags & needed) != 0
+    I = np.asarray(reflections[f"intensity.{col}.value"], float)
+    V = np.asarray(reflections[f"intensity.{col}.variance"], float)
+    if col != "scale":
+        factor = np.ones(len(I))
+        if "lp" in reflections:
+            factor = factor * np.asarray(reflections["lp"], float)
+        qe_name = "qe" if "qe" in reflections else ("dqe" if "dqe" in reflections else None)
+        if qe_name is not None:
+            qe = np.asarray(reflections[qe_name], float)
+            factor = factor / np.where(qe > 0, qe, 1.0)
+        if "partiality" in reflections:
+            p = np.asarray(reflections["partiality"], float)
+            sel &= p >= partiality_threshold
+            if col == "sum":
+                factor = factor / np.where(p > 0, p, 1.0)
+        I, V = I * factor, V * factor**2
+    sel &= np.isfinite(I) & np.isfinite(V) & (V > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sel &= I / np.sqrt(np.where(V > 0, V, np.inf)) >= min_i_over_sigma
+    return I, V, sel
 
 
 def select_observations(experiments, reflections, intensity: str = "auto", partiality_threshold: float = 0.4,
@@ -90,49 +124,30 @@ def select_observations(experiments, reflections, intensity: str = "auto", parti
             raise FriedelError(f"the reflections have no {name} column: give indexed, integrated reflections")
     hkl_all = np.asarray(reflections["miller_index"])
     ids = np.asarray(reflections["id"])
-    flags = np.asarray(reflections["flags"]) if "flags" in reflections else None
     name = _intensity_column(reflections, intensity)
+    base = np.any(hkl_all != 0, axis=1) & (ids >= 0)
+    usable = {}  # column -> (corrected I, V, usable mask), each computed once for the whole table
+
+    def corrected(col):
+        if col not in usable:
+            usable[col] = _corrected_intensities(reflections, col, base, partiality_threshold, min_i_over_sigma)
+        return usable[col]
+
+    # rows of each experiment, without one pass over the table per experiment
+    order = np.argsort(ids, kind="stable")
+    bounds = np.searchsorted(ids[order], np.arange(len(experiments) + 1))
     out = []
     for index, experiment in enumerate(experiments):
         if experiment.crystal is None:
             continue
         identifier = experiment.identifier or str(index)
-        sel = (ids == index) & np.any(hkl_all != 0, axis=1)
-        if flags is not None:
-            needed = {"prf": Flags.integrated_prf, "sum": Flags.integrated_sum}.get(name, Flags.integrated)
-            if name == "scale":
-                sel &= (flags & Flags.bad_for_scaling) == 0
-                if "inverse_scale_factor" in reflections:
-                    sel &= np.asarray(reflections["inverse_scale_factor"]) > 0
-            else:
-                sel &= (flags & needed) != 0
+        rows = order[bounds[index]:bounds[index + 1]]
         col = name
-        if name == "prf" and not sel.any() and "intensity.sum.value" in reflections:
+        I, V, ok = corrected(col)
+        if name == "prf" and not ok[rows].any() and "intensity.sum.value" in reflections:
             col = "sum"  # this experiment was not profile fitted
-            sel = (ids == index) & np.any(hkl_all != 0, axis=1)
-            if flags is not None:
-                sel &= (flags & Flags.integrated_sum) != 0
-        I = np.asarray(reflections[f"intensity.{col}.value"], float)
-        V = np.asarray(reflections[f"intensity.{col}.variance"], float)
-        if col != "scale":
-            factor = np.ones(len(I))
-            if "lp" in reflections:
-                factor = factor * np.asarray(reflections["lp"], float)
-            qe_name = "qe" if "qe" in reflections else ("dqe" if "dqe" in reflections else None)
-            if qe_name is not None:
-                qe = np.asarray(reflections[qe_name], float)
-                factor = factor / np.where(qe > 0, qe, 1.0)
-            if "partiality" in reflections:
-                p = np.asarray(reflections["partiality"], float)
-                sel &= p >= partiality_threshold
-                if col == "sum":
-                    factor = factor / np.where(p > 0, p, 1.0)
-            I, V = I * factor, V * factor**2
-        sel &= np.isfinite(I) & np.isfinite(V) & (V > 0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            sel &= I / np.sqrt(np.where(V > 0, V, np.inf)) >= min_i_over_sigma
-        sel = _first_360(experiment, reflections, sel)
-        rows = np.flatnonzero(sel)
+            I, V, ok = corrected(col)
+        rows = _first_360(experiment, reflections, np.sort(rows[ok[rows]]))
         out.append(Observations(identifier, index, hkl_all[rows].astype(np.int32), I[rows], V[rows],
                                 col, rows))
     if not out:

@@ -33,13 +33,16 @@ def reindexed_outputs(experiments, reflections, changes: dict):
     out = reflections.select(rows)
     old_ids = ids[rows]
     hkl = np.asarray(out["miller_index"]).copy()
-    new_ids = np.empty(len(rows), dtype=np.int32)
+    new_ids = np.full(len(rows), -1, dtype=np.int32)
+    # rows of each kept experiment, grouped once
+    order = np.argsort(old_ids, kind="stable")
+    sorted_ids = old_ids[order]
     for new, index in enumerate(kept):
-        sel = old_ids == index
+        sel = order[np.searchsorted(sorted_ids, index, "left"):np.searchsorted(sorted_ids, index, "right")]
         new_ids[sel] = new
         cb, _sg = changes[index]
-        indexed = sel & np.any(hkl != 0, axis=1)
-        if indexed.any():
+        indexed = sel[np.any(hkl[sel] != 0, axis=1)]
+        if len(indexed):
             hkl[indexed] = cb.apply_to_miller_indices(hkl[indexed])
     out["miller_index"] = hkl.astype(np.int32)
     out["id"] = new_ids

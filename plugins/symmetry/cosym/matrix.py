@@ -44,6 +44,7 @@ def product_table(rotations) -> np.ndarray:
 def pair_correlations(datasets, rotations, min_pairs: int = 3) -> PairCorrelations:
     """C[a, b, j] between data set a and data set b reindexed by rotations[j]."""
     n, m = len(datasets), len(rotations)
+    rotations_index = {key(as_int(R)): i for i, R in enumerate(rotations)}
     # the column universe: every reflection of every data set under every operation
     all_keys = []
     per_op_keys = []
@@ -59,24 +60,30 @@ def pair_correlations(datasets, rotations, min_pairs: int = 3) -> PairCorrelatio
     rows = np.repeat(np.arange(n), lengths)
     vals = np.concatenate(values) if n else np.zeros(0)
 
-    def stacked(keys_of_op):
+    def stacked(keys_of_op, squares: bool):
         cols = np.searchsorted(universe, np.concatenate(keys_of_op))
-        data = np.concatenate([vals, vals**2, np.ones_like(vals)])
-        r = np.concatenate([rows, rows + n, rows + 2 * n])
-        c = np.concatenate([cols, cols, cols])
-        return sparse.csr_matrix((data, (r, c)), shape=(3 * n, U))
+        parts = [vals, vals**2, np.ones_like(vals)] if squares else [vals, np.ones_like(vals)]
+        data = np.concatenate(parts)
+        r = np.concatenate([rows + i * n for i in range(len(parts))])
+        c = np.concatenate([cols] * len(parts))
+        return sparse.csr_matrix((data, (r, c)), shape=(len(parts) * n, U))
 
     identity = next(i for i, R in enumerate(rotations) if np.array_equal(as_int(R), np.eye(3, dtype=np.int64)))
-    A = stacked(per_op_keys[identity])
+    inverse = [rotations_index[key(as_int(np.linalg.inv(R)))] for R in rotations]
+    A = stacked(per_op_keys[identity], squares=True)    # rows: x, x^2, mask of each data set
+    sums = {}
+    for j in range(m):
+        B = stacked(per_op_keys[j], squares=False)     # rows: x, mask (data sets under g_j)
+        P = (A @ B.T).toarray()
+        x, xx, mk = slice(0, n), slice(n, 2 * n), slice(2 * n, 3 * n)
+        bx, bm = slice(0, n), slice(n, 2 * n)
+        # N, sum x, sum y, sum x^2, sum xy; sum y^2 of (a, b, g_j) is sum x^2 of (b, a, g_j^-1)
+        sums[j] = (P[mk, bm], P[x, bm], P[mk, bx], P[xx, bm], P[x, bx])
     cc = np.full((n, n, m), np.nan)
     counts = np.zeros((n, n, m), dtype=np.int64)
     for j in range(m):
-        B = A if j == identity else stacked(per_op_keys[j])
-        P = (A @ B.T).toarray()
-        x, xx, mx = slice(0, n), slice(n, 2 * n), slice(2 * n, 3 * n)
-        N = P[mx, mx]
-        sxy, sx, sy = P[x, x], P[x, mx], P[mx, x]
-        sxx, syy = P[xx, mx], P[mx, xx]
+        N, sx, sy, sxx, sxy = sums[j]
+        syy = sums[inverse[j]][3].T
         with np.errstate(invalid="ignore", divide="ignore"):
             num = N * sxy - sx * sy
             den = np.sqrt(np.maximum(N * sxx - sx**2, 0) * np.maximum(N * syy - sy**2, 0))
