@@ -210,4 +210,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def console_main() -> None:
-    sys.exit(main())
+    try:
+        code = main()
+    except KeyboardInterrupt:  # Ctrl-C before a command started (while importing): one line
+        print("friedel: interrupted", file=sys.stderr)
+        code = 130
+    sys.exit(code)
