@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from friedel.contracts.integration import ProfileEstimate
 from friedel.errors import FriedelError
 from friedel.flags import Flags
 from friedel.parallel import resolve_nproc, run_blocks
@@ -28,6 +29,7 @@ from .kabsch import local_frames
 from .prediction import match_reference, predict_experiment, reference_spots
 from .processor import BYTES_PER_VOXEL, Job, JobGeometry, run_job
 from .profile_fitting import ProfileGrid, ReferenceProfiles
+from .profile_model import TooFewSpots
 
 log = logging.getLogger("friedel")
 
@@ -106,7 +108,7 @@ def integrate(experiments, reflections: ReflectionTable, params, opener=None) ->
                            "to these experiments (give the refined.expt and refined.refl of one run)")
     isolated = _isolated(table, pred_rows)
     log.info(f"{int(isolated.sum())} of them far enough from other predictions to model the profile")
-    models, estimates = [], []
+    models, estimates, failed = [], [], []
     for i, e in enumerate(experiments):
         model = build_plugin("profile_models", params.profile.algorithm, params.profile, experiment=e)
         mine = (ids[pred_rows] == i) & isolated
@@ -119,12 +121,29 @@ def integrate(experiments, reflections: ReflectionTable, params, opener=None) ->
         elif mine.any():
             ref = table.select(pred_rows[mine])
         fr = local_frames(e, ref) if ref is not None and len(ref) else None
-        est = model.estimate(ref, fr)
-        log.info(f"Experiment {i}: sigma_b {est.sigma_b_deg:.4f} degrees, sigma_m {est.sigma_m_deg:.4f} degrees "
-                 + ("(given)" if est.given else f"(from {est.n_spots_sigma_b} / {est.n_spots_sigma_m} spots)"))
-        e.profile = model.to_dict()
+        try:
+            est = model.estimate(ref, fr)
+        except TooFewSpots as exc:
+            failed.append((i, exc))
+            est = None
+        if est is not None:
+            _log_estimate(i, est)
+            e.profile = model.to_dict()
         models.append(model)
         estimates.append(est)
+    if failed:
+        good = [k for k, est in enumerate(estimates) if est is not None and not est.given]
+        if not good or not all(hasattr(models[i], "adopt") for i, _ in failed):
+            raise failed[0][1]
+        weights = np.array([estimates[k].n_spots_sigma_b for k in good], float)
+        sigma_b = float(np.average([models[k].sigma_b for k in good], weights=weights))
+        sigma_m = float(np.average([models[k].sigma_m for k in good], weights=weights))
+        for i, exc in failed:
+            models[i].adopt(sigma_b, sigma_m)
+            experiments[i].profile = models[i].to_dict()
+            estimates[i] = ProfileEstimate(math.degrees(sigma_b), math.degrees(sigma_m), 0, 0)
+            log.warning(f"Experiment {i}: {exc}; using the widths of the other experiments "
+                        f"(sigma_b {math.degrees(sigma_b):.4f}, sigma_m {math.degrees(sigma_m):.4f} degrees)")
     timing["profile_model"] = time.perf_counter() - t0
 
     # -- shoebox geometry ---------------------------------------------------------------------
@@ -133,6 +152,7 @@ def integrate(experiments, reflections: ReflectionTable, params, opener=None) ->
     # -- reference profile grid -----------------------------------------------------------------
     fitting = bool(params.profile.fitting)
     refp = params.profile.reference
+    learn_first = table.get_flags(Flags.reference_spot) & (partiality > 0.99) & ~skip
     grids, steps, centres, owners = [], [], [], []
     position = np.zeros((n, 3))
     profile_index = np.full(n, -1, np.int64)
@@ -141,7 +161,11 @@ def integrate(experiments, reflections: ReflectionTable, params, opener=None) ->
     for i, e in enumerate(experiments):
         sel = np.flatnonzero(ids == i)
         frames_per_block = refp.scan_step / abs(e.scan.oscillation[1])
-        grid = ProfileGrid.build(s1u[sel], e.scan.array_range, frames_per_block, refp.detector_regions, offset)
+        n_blocks = max(int(math.ceil(e.scan.num_images / frames_per_block - 1e-9)), 1)
+        # fewer detector regions when there are too few strong full spots to fill them
+        n_learn = int(np.count_nonzero(learn_first[sel]))
+        regions = max(1, min(refp.detector_regions, int(math.sqrt(n_learn / (2.0 * refp.min_spots * n_blocks)))))
+        grid = ProfileGrid.build(s1u[sel], e.scan.array_range, frames_per_block, regions, offset)
         position[sel] = grid.position(s1u[sel], table["xyzcal.px"][sel, 2])
         profile_index[sel] = grid.nearest(position[sel])
         fr = frames_all[i]
@@ -245,6 +269,11 @@ def integrate(experiments, reflections: ReflectionTable, params, opener=None) ->
     timing["total"] = time.perf_counter() - t_start
     return IntegrationResult(experiments, out, n, counts, estimates, profiles if fitting else None, timing,
                              {"window_voxels": voxels, "all_shoeboxes_mb": float(box_vox.sum() * BYTES_PER_VOXEL / 1e6)})
+
+
+def _log_estimate(i, est):
+    log.info(f"Experiment {i}: sigma_b {est.sigma_b_deg:.4f} degrees, sigma_m {est.sigma_m_deg:.4f} degrees "
+             + ("(given)" if est.given else f"(from {est.n_spots_sigma_b} / {est.n_spots_sigma_m} spots)"))
 
 
 def _shoebox_geometry(experiments, models, frames_all, table, params):

@@ -225,7 +225,10 @@ def run_job(job: Job):
                 raw = images.get_raw_data(index)
                 if static is None:
                     static = _static_masks(images, index)
-                masks = static if static is not None else images.get_mask(index)
+                    if static is not None:
+                        static = tuple(np.ascontiguousarray(m, dtype=np.bool_) for m in static)
+                masks = static if static is not None else tuple(
+                    np.asarray(m, np.bool_) for m in images.get_mask(index))
             except FriedelError:
                 raise
             except Exception as exc:
@@ -234,7 +237,7 @@ def run_job(job: Job):
         for p_index, panel in enumerate(detector):
             image = np.asarray(raw[p_index])
             low, high = panel.trusted_range
-            good = np.asarray(masks[p_index], bool) & (image > low) & (image <= high)
+            good = masks[p_index]
             rows = active_all[g.panel[active_all] == p_index]
             count = counts[p_index]
             paint_foreground(count, rows, g.bbox, g.centre, g.jacobian, g.radius2)
@@ -243,7 +246,7 @@ def run_job(job: Job):
                 if len(act):
                     extract_frame(frame, image, good, count, act, w.bbox, w.centre, w.jacobian, w.radius2,
                                   w.offsets, w.data, w.mask, w.overloaded, float(panel.gain or 1.0),
-                                  float(panel.pedestal), float(high))
+                                  float(panel.pedestal), float(low), float(high))
             clear_foreground(count, rows, g.bbox)
         done = [w for w in live if w.last <= frame + 1]
         for w in done:

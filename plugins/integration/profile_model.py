@@ -33,6 +33,10 @@ from friedel.phil import param, scope, types
 log = logging.getLogger("friedel")
 
 
+class TooFewSpots(FriedelError):
+    """Not enough strong spots to estimate the profile of one experiment."""
+
+
 @scope
 class GaussianRSParams:
     """Gaussian profile in the Kabsch reciprocal-space frame."""
@@ -40,8 +44,10 @@ class GaussianRSParams:
     n_sigma: float = param(3.0, type=types.Float(min=0.5), help="Foreground half-width in units of sigma")
     sigma_b: float | None = param(None, help="Beam divergence E.S.D. (degrees); give with sigma_m to skip the estimate")
     sigma_m: float | None = param(None, help="Mosaicity E.S.D. (degrees); give with sigma_b to skip the estimate")
-    min_spots: int = param(50, type=types.Int(min=5), help="Strong indexed spots needed to estimate the widths",
-                           expert_level=1)
+    min_spots: int = param(50, type=types.Int(min=5), help="Strong indexed spots needed to estimate the widths "
+                           "(or min_spots_per_degree of the scan)", expert_level=1)
+    min_spots_per_degree: float = param(20.0, help="Enough spots for the estimate, per degree of scan, on short "
+                                        "sweeps", expert_level=1)
     max_spots: int = param(10000, type=types.Int(min=50), help="Use at most this many spots (evenly chosen)",
                            expert_level=2)
     min_zeta: float = param(0.05, help="Spots nearer the rotation axis are not used for sigma_m", expert_level=2)
@@ -139,12 +145,15 @@ class GaussianRSProfile(ProfileModel):
         p = self.params
         if self.sigma_b is not None:
             return ProfileEstimate(math.degrees(self.sigma_b), math.degrees(self.sigma_m), 0, 0, given=True)
-        if reference is None or "shoebox" not in reference:
+        if reference is not None and len(reference) and "shoebox" not in reference:
             raise FriedelError("the reflections have no shoeboxes to estimate the profile from: give refined.refl "
                                "from find_spots/index/refine, or profile.gaussian_rs.sigma_b= and sigma_m= (degrees)")
-        n = len(reference)
-        if n < p.min_spots:
-            raise FriedelError(f"too few strong indexed spots for profile modelling ({n} < {p.min_spots}); "
+        n = len(reference) if reference is not None else 0
+        scan = self.experiment.scan
+        degrees = abs(scan.oscillation[1]) * scan.num_images if scan is not None else 0.0
+        needed = min(p.min_spots, max(int(math.ceil(p.min_spots_per_degree * degrees)), 5))
+        if n < needed:
+            raise TooFewSpots(f"too few strong indexed spots for profile modelling ({n} < {needed}); "
                                "give profile.gaussian_rs.sigma_b= and sigma_m= (degrees)")
         rows = np.arange(n)
         if n > p.max_spots:
@@ -159,6 +168,10 @@ class GaussianRSProfile(ProfileModel):
         self.sigma_b, self.sigma_m = sigma_b, sigma_m
         return ProfileEstimate(math.degrees(sigma_b), math.degrees(sigma_m), nb, nm)
 
+    def adopt(self, sigma_b: float, sigma_m: float) -> None:
+        """Take widths (radians) estimated elsewhere (another sweep of the same crystal)."""
+        self.sigma_b, self.sigma_m = float(sigma_b), float(sigma_m)
+
     def refine_sigma_m(self, frames: LocalFrames, spot, frame, counts) -> int | None:
         """Re-estimate sigma_m from the background-subtracted foreground counts of the reference
         reflections on every frame of their boxes (the strong-pixel estimate is biased wide:
@@ -167,7 +180,7 @@ class GaussianRSProfile(ProfileModel):
         if self.params.sigma_m is not None:
             return None
         use = np.abs(frames.zeta[spot]) >= self.params.min_zeta
-        if np.unique(spot[use]).size < self.params.min_spots:
+        if np.unique(spot[use]).size < min(self.params.min_spots, 20):
             return None
         sigma_m, n = sigma_m_likelihood(spot[use], frame[use], counts[use], frames.centre[:, 2], frames.zeta,
                                         frames.dphi)

@@ -62,11 +62,12 @@ def clear_foreground(count, rows, bbox):
 
 @njit(cache=True)
 def extract_frame(frame, image, good, count, rows, bbox, centre, jac, radius2, offsets, data, mask,
-                  overloaded, gain, pedestal, overload_level):
+                  overloaded, gain, pedestal, trusted_low, trusted_high):
     """Copy frame ``frame`` of one panel into the boxes ``rows`` (window-local indices).
 
-    ``good`` is the pixel mask (trusted range, panel masks); foreground pixels above
-    ``overload_level`` mark their reflection ``overloaded``.
+    A pixel is valid where the static mask ``good`` allows it (panel masks, module gaps) and
+    its raw value is inside the trusted range (low, high]; foreground pixels above the range
+    mark their reflection ``overloaded``.
     """
     ny_img, nx_img = image.shape
     for r in rows:
@@ -87,9 +88,9 @@ def extract_frame(frame, image, good, count, rows, bbox, centre, jac, radius2, o
                 if 0 <= y < ny_img and 0 <= x < nx_img:
                     raw = image[y, x]
                     data[i] = (raw - pedestal) / gain
-                    if good[y, x]:
+                    if good[y, x] and trusted_low < raw <= trusted_high:
                         code |= VALID
-                    elif fg and raw > overload_level:
+                    elif fg and raw > trusted_high:
                         overloaded[r] = True
                     c = count[y, x]
                     if (fg and c > 1) or ((not fg) and c > 0):
