@@ -200,12 +200,11 @@ def prepare(experiments, table: ReflectionTable, cut, space_group: str, anomalou
     t = table.select(rows)
     ids_r = ids[rows]
     hkl_r = hkl[rows]
-    if "d" in t:
-        d = np.asarray(t["d"], dtype=float)
-    else:
-        d = np.zeros(len(rows))
-        for i, e in enumerate(experiments):
-            sel = ids_r == i
+    d = np.asarray(t["d"], dtype=float).copy() if "d" in t else np.zeros(len(rows))
+    bad_d = ~(np.isfinite(d) & (d > 0))  # unintegrated rows of some files carry d = 0
+    for i, e in enumerate(experiments):
+        sel = (ids_r == i) & bad_d
+        if np.any(sel):
             d[sel] = d_spacing(hkl_r[sel], e.crystal.unit_cell)
     flags = np.asarray(t["flags"], dtype=np.int64) if "flags" in t else np.zeros(len(rows), np.int64)
     corr = _corrections(t)
@@ -249,7 +248,10 @@ def prepare(experiments, table: ReflectionTable, cut, space_group: str, anomalou
     scalable &= ~user_excluded
     mapping = asu_mapping(hkl_r, space_group, anomalous=anomalous)
     mapping_anom = mapping if anomalous else asu_mapping(hkl_r, space_group, anomalous=True)
-    s1 = np.asarray(t["s1"], dtype=float) if "s1" in t else np.tile([0.0, 0.0, 1.0], (n, 1))
+    s1 = np.asarray(t["s1"], dtype=float).copy() if "s1" in t else np.tile([0.0, 0.0, 1.0], (n, 1))
+    no_s1 = ~np.all(np.isfinite(s1), axis=1) | (np.linalg.norm(s1, axis=1) == 0)
+    s1[no_s1] = [0.0, 0.0, 1.0]  # rows without a predicted s1 are never scalable; keep them finite
+    scalable &= ~no_s1
     return PreparedData(
         rows=rows, dataset=ids_r, hkl=hkl_r, d=d, phi=phi, image=image, s1=s1, partiality=partiality,
         i_prf=i_prf_c, v_prf=v_prf_c, i_sum=i_sum_c, v_sum=v_sum_c, prf_ok=prf_ok, sum_ok=sum_ok,

@@ -7,10 +7,13 @@ For observations in groups of n ≥ 2 (I+ and I− always apart), the normalised
 (⟨I_h⟩ the inverse-variance weighted mean, w = 1/σ′²_scaled) should be standard normal when
 the sigmas are right. The denominator is the exact standard deviation of a deviation from a
 weighted mean; the mature tools use sqrt(n/(n − 1))·σ′ instead, which is right only for equal
-weights and makes δ too small (a too low) when equivalents have different Lorentz factors. a is the slope of the sorted δ against
-normal quantiles over the central part (|x| < 1.5); b makes var(δ) equal to one across
-intensity bins (minimising Σ w·[(0.5 − v)² + 1/v − 1.25], which is 0 at v = 1). The two are
-alternated to convergence. ISa = 1/(a·b) is the asymptotic I/σ of the strongest data.
+weights and makes δ too small (a too low) when equivalents have different Lorentz factors.
+
+a is the slope of the sorted δ against normal quantiles over the central part (|x| < 1.5);
+b makes var(δ) equal to one across intensity bins (minimising Σ w·[(0.5 − v)² + 1/v − 1.25],
+which is 0 at v = 1). v is the robust variance (median |δ|/0.6745)², consistent with the
+central fit of a: with the plain variance, the heavy tails of real data pull the two fits
+apart (b grows, a shrinks) until the two-parameter fit fails. The two are alternated to convergence. ISa = 1/(a·b) is the asymptotic I/σ of the strongest data.
 """
 
 from __future__ import annotations
@@ -90,7 +93,7 @@ def _selection(intensity, variance, g, group, use, partiality, min_ih):
     return sel, count, mean
 
 
-def _deltas(intensity, variance, g, group, sel, count, a, b):
+def _deltas(intensity, variance, g, group, sel, count, a, b, exact=True):
     """Normalised deviations δ of the selected rows from their group means at (a, b)."""
     n_groups = len(count)
     var_s = a * a * (variance + (b * intensity) ** 2) / (g * g)
@@ -100,6 +103,9 @@ def _deltas(intensity, variance, g, group, sel, count, a, b):
     den = np.bincount(group, weights=w, minlength=n_groups)
     mean = np.divide(num, den, out=np.zeros(n_groups), where=den > 0)
     rows = np.flatnonzero(sel)
+    if not exact:  # the mature tools' form: right for equal weights only
+        n = count[group[rows]]
+        return np.sqrt((n - 1) / n) * (scaled[rows] - mean[group[rows]]) / np.sqrt(var_s[rows]), rows
     # Var(x_i - <x>_w) = σ_i² - 1/Σw exactly for an inverse-variance weighted mean; the
     # equal-weight factor sqrt((n-1)/n) understates δ when the weights differ (they do:
     # Lorentz factors and partialities differ between equivalents), which biases a low
@@ -130,26 +136,68 @@ def _bins(ih):
     return edges, idx
 
 
-def _b_objective(b, a, intensity, variance, g, group, sel, count, bin_of_row):
-    delta, rows = _deltas(intensity, variance, g, group, sel, count, a, b)
+def _b_objective(b, a, intensity, variance, g, group, sel, count, bin_of_row, robust=True):
+    delta, rows = _deltas(intensity, variance, g, group, sel, count, a, b, exact=robust)
     total = 0.0
     idx = bin_of_row[rows]
-    n = np.bincount(idx, minlength=N_BINS)
-    s2 = np.bincount(idx, weights=delta * delta, minlength=N_BINS)
+    order = np.argsort(idx, kind="stable")
+    counts = np.bincount(idx, minlength=N_BINS)
+    starts = np.concatenate([[0], np.cumsum(counts)])
+    abs_delta = np.abs(delta[order])
     for k in range(N_BINS):
-        if n[k] < 2:
+        if counts[k] < 2:
             continue
-        v = max(s2[k] / n[k], 1e-6)
-        total += (n[k] / len(rows)) * ((0.5 - v) ** 2 + 1.0 / v - 1.25)
+        part = abs_delta[starts[k]:starts[k + 1]]
+        v = max(robust_variance(part) if robust else float(np.mean(part**2)), 1e-6)
+        total += (counts[k] / len(rows)) * ((0.5 - v) ** 2 + 1.0 / v - 1.25)
     return total
+
+
+def robust_variance(abs_delta) -> float:
+    """Variance of a normal distribution with the same median |δ| (outliers in the tails,
+    which would otherwise push b up and, through the central slope, a down, do not count)."""
+    return float((np.median(abs_delta) / 0.6744897501960817) ** 2)
+
+
+def _bin_log_variances(params, intensity, variance, g, group, sel, count, bin_of_row):
+    """sqrt(n_k/N)·log v_k for every populated intensity bin (v_k: robust variance of δ)."""
+    a, b = abs(params[0]), abs(params[1])
+    delta, rows = _deltas(intensity, variance, g, group, sel, count, a, b)
+    idx = bin_of_row[rows]
+    order = np.argsort(idx, kind="stable")
+    counts = np.bincount(idx, minlength=N_BINS)
+    starts = np.concatenate([[0], np.cumsum(counts)])
+    abs_delta = np.abs(delta[order])
+    out = []
+    for k in range(N_BINS):
+        if counts[k] >= 10:
+            v = max(robust_variance(abs_delta[starts[k]:starts[k + 1]]), 1e-6)
+            out.append(np.sqrt(counts[k] / len(rows)) * np.log(v))
+    return np.array(out)
+
+
+def _fit_jointly(intensity, variance, g, group, sel, count, bin_of_row, a0, b0):
+    """a and b together, so that every intensity bin has unit (robust) variance of δ.
+
+    Alternating a (from the pooled central slope) and b (from the bins) has a spurious fixed
+    point when the tails are heavy: one bin too wide and another too narrow pool to slope 1.
+    """
+    from scipy.optimize import least_squares
+
+    res = least_squares(_bin_log_variances, x0=[a0, b0], x_scale=[1.0, 0.01], method="lm",
+                        args=(intensity, variance, g, group, sel, count, bin_of_row))
+    a, b = abs(float(res.x[0])), abs(float(res.x[1]))
+    return a, b
 
 
 def fit_error_model(intensity, variance, g, group, use, partiality, min_ih: float = 25.0,
                     fixed_a: float | None = None, fixed_b: float | None = None,
-                    max_cycles: int = 20) -> ErrorModel:
+                    max_cycles: int = 20, method: str = "robust") -> ErrorModel:
     """Fit a and b (see the module docstring) to unscaled ``intensity``/``variance`` and scales ``g``.
 
-    ``group`` must keep I+ and I− apart. Returns an unrefined model (a = 1, b = 0) with a
+    ``group`` must keep I+ and I− apart. ``method="robust"`` (default) uses the exact
+    deviations from weighted means and robust bin variances; ``method="dials"`` the
+    equal-weight deviations and plain variances of the mature tools, for comparison. Returns an unrefined model (a = 1, b = 0) with a
     message when there are fewer than 250 usable reflections.
     """
     sel, count, mean = _selection(intensity, variance, g, group, use, partiality, min_ih)
@@ -162,6 +210,7 @@ def fit_error_model(intensity, variance, g, group, use, partiality, min_ih: floa
     edges, bin_of_row = _bins(ih_row[sel])
     full_bins = np.zeros(len(intensity), dtype=np.int64)
     full_bins[sel] = bin_of_row
+    robust = method == "robust"
     a = 1.0 if fixed_a is None else fixed_a
     b = 0.02 if fixed_b is None else fixed_b
 
@@ -169,15 +218,18 @@ def fit_error_model(intensity, variance, g, group, use, partiality, min_ih: floa
         if fixed_b is not None:
             return fixed_b
         res = minimize_scalar(_b_objective, bounds=(0.0, 0.5), method="bounded",
-                              args=(a_now, intensity, variance, g, group, sel, count, full_bins),
+                              args=(a_now, intensity, variance, g, group, sel, count, full_bins, robust),
                               options={"xatol": 1e-5})
         return float(res.x) if res.success else b_now
 
     message = ""
+    if robust and fixed_a is None and fixed_b is None:
+        a, b = _fit_jointly(intensity, variance, g, group, sel, count, full_bins, a, b)
+        max_cycles = 0
     for _ in range(max_cycles):
         a_old, b_old = a, b
         if fixed_a is None:
-            delta, _ = _deltas(intensity, variance, g, group, sel, count, a, b)
+            delta, _ = _deltas(intensity, variance, g, group, sel, count, a, b, exact=robust)
             a = a * _fit_a(delta)
         b = refine_b(a, b)
         if abs(a - a_old) < 1e-4 * max(a, 1e-6) and abs(b - b_old) < 1e-5:
@@ -187,14 +239,14 @@ def fit_error_model(intensity, variance, g, group, use, partiality, min_ih: floa
         a = 1.0
         b = refine_b(a, 0.02)
     model = ErrorModel(a=float(a), b=float(b), n_reflections=n_sel, refined=True, message=message)
-    d0, rows = _deltas(intensity, variance, g, group, sel, count, 1.0, 0.0)
-    d1, _ = _deltas(intensity, variance, g, group, sel, count, model.a, model.b)
+    d0, rows = _deltas(intensity, variance, g, group, sel, count, 1.0, 0.0, exact=robust)
+    d1, _ = _deltas(intensity, variance, g, group, sel, count, model.a, model.b, exact=robust)
     idx = full_bins[rows]
     for k in range(N_BINS):
         m = idx == k
         if np.count_nonzero(m) < 2:
             continue
         model.table.append({"i_min": float(edges[k]), "i_max": float(edges[k + 1]), "n": int(m.sum()),
-                            "var_uncorrected": float(np.mean(d0[m] ** 2)),
-                            "var_corrected": float(np.mean(d1[m] ** 2))})
+                            "var_uncorrected": robust_variance(np.abs(d0[m])),
+                            "var_corrected": robust_variance(np.abs(d1[m]))})
     return model

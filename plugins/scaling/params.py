@@ -50,6 +50,11 @@ class ErrorModelParams:
     model: str = param("basic", choices=["basic", "None"], help="Error model (None: keep the integration sigmas)")
     grouping: str = param("combined", choices=["combined", "individual"],
                           help="One error model for all data sets, or one per data set")
+    method: str = param("robust", choices=["robust", "dials"],
+                        help="robust: deviations from weighted means with their exact variance, robust "
+                        "variances per intensity bin; dials: the equal-weight deviations and plain variances "
+                        "of dials.scale (a comes out lower when equivalents have different weights)",
+                        expert_level=1)
     min_Ih: float = param(25.0, help="Only groups with a larger scaled mean intensity are used", expert_level=1)
     a: float | None = param(None, help="Fix a (None: refine it)", expert_level=2)
     b: float | None = param(None, help="Fix b (None: refine it)", expert_level=2)

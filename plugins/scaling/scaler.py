@@ -160,6 +160,9 @@ def run_scaling(experiments, table, params) -> ScalingResult:
         return g
 
     g = scale_round("Scaling round 1")
+    # once more without the first round's outliers, which dominate a target weighted by the
+    # integration sigmas; the intensity choice below compares candidates with these scales
+    g = scale_round("Scaling round 1 (outliers removed)")
     imid, choices = None, []
     if choice == "combine":
         if params.Imid is not None:
@@ -185,7 +188,8 @@ def run_scaling(experiments, table, params) -> ScalingResult:
         for k, rows in enumerate(_error_model_groups(data, params.error_model.grouping)):
             use = rows & data.scalable & ~outlier
             em = fit_error_model(intensity, raw_variance, g, data.group_anom, use, data.partiality,
-                                 params.error_model.min_Ih, params.error_model.a, params.error_model.b)
+                                 params.error_model.min_Ih, params.error_model.a, params.error_model.b,
+                                 method=params.error_model.method)
             error_models.append(em)
             variance[rows] = em.variance(intensity[rows], raw_variance[rows])
             for ds in np.unique(data.dataset[rows]):
