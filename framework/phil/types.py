@@ -232,19 +232,15 @@ class Choice(ValueType):
         return value
 
 
-class Choices(ValueType):
+class Choices(Choice):
     """Several words from a set, written ``a,b``, ``a+b`` or ``"a b"`` (``None``: none), kept in order.
 
     The set may be a callable (e.g. plugin names from the registry).
     """
 
     def __init__(self, options):
-        self._options = options
+        super().__init__(options)
         self.name = "choices"
-
-    @property
-    def options(self) -> list[str]:
-        return list(self._options() if callable(self._options) else self._options)
 
     def parse(self, text):
         words = [w for w in re.split(r"[\s,+]+", Str().parse(text)) if w]

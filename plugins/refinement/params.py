@@ -2,36 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 from friedel.phil import param, plugin_choice, plugin_choices, scope, types
 
 
-class ChoiceList(types.ValueType):
-    """Several words from a fixed set, written ``a,b`` or ``a+b`` or ``"a b"``; ``None`` for none."""
-
-    name = "choices"
-
-    def __init__(self, options):
-        self.options = list(options)
-
-    def parse(self, text):
-        words = [w for w in re.split(r"[\s,+]+", types.Str().parse(text)) if w]
-        if len(words) == 1 and words[0].lower() in types.NONE_WORDS:
-            return []
-        return self.validate(words)
-
-    def validate(self, value):
-        if value is None:
-            return []
-        value = [value] if isinstance(value, str) else list(value)
-        for v in value:
-            if v not in self.options:
-                raise ValueError(f"'{v}' is not one of: {', '.join(self.options)}")
-        return value
-
-    def format(self, value):
-        return ",".join(value) if value else "None"
+#: several words from a fixed set (``a,b``, ``a+b``; ``None`` for none): the kernel's multi-choice type
+ChoiceList = types.Choices
 
 
 class FloatOrAuto(types.Float):
