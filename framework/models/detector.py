@@ -296,13 +296,66 @@ class Detector:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Detector":
-        return cls([Panel.from_dict(p) for p in d["panels"]], hierarchy=d.get("hierarchy"))
+        """Panels in the lab frame: dxtbx stores each panel in the frame of its hierarchy group
+        (the groups' frames compose down from the root), so the frames are composed here."""
+        panels = [Panel.from_dict(p) for p in d["panels"]]
+        hierarchy = d.get("hierarchy")
+        for i, frame in _panel_parent_frames(hierarchy, len(panels)).items():
+            o, f, s, n = frame
+            p = panels[i]
+            p.origin = o + _in_frame(p.origin, f, s, n)
+            p.fast_axis, p.slow_axis = _in_frame(p.fast_axis, f, s, n), _in_frame(p.slow_axis, f, s, n)
+        return cls(panels, hierarchy=hierarchy)
 
     def to_dict(self) -> dict:
-        return {
-            "panels": [p.to_dict() for p in self.panels],
-            "hierarchy": self.hierarchy if self.hierarchy is not None else self._default_hierarchy(),
-        }
+        """dxtbx layout: each panel written in the frame of its group in the kept hierarchy."""
+        panels = [p.to_dict() for p in self.panels]
+        if self.hierarchy is None:
+            return {"panels": panels, "hierarchy": self._default_hierarchy()}
+        for i, (o, f, s, n) in _panel_parent_frames(self.hierarchy, len(panels)).items():
+            p = self.panels[i]
+            basis = np.array([f, s, n])
+            panels[i]["origin"] = as_list(basis @ (np.asarray(p.origin, float) - o))
+            panels[i]["fast_axis"] = as_list(basis @ np.asarray(p.fast_axis, float))
+            panels[i]["slow_axis"] = as_list(basis @ np.asarray(p.slow_axis, float))
+        return {"panels": panels, "hierarchy": self.hierarchy}
 
     def __repr__(self) -> str:
         return f"Detector({len(self.panels)} panel(s): {self.panels[0]!r}{' ...' if len(self) > 1 else ''})"
+
+
+def _in_frame(v, f, s, n) -> np.ndarray:
+    """Lab-frame vector of ``v`` given in the frame with axes ``f``, ``s``, ``n``."""
+    v = np.asarray(v, float)
+    return v[0] * f + v[1] * s + v[2] * n
+
+
+def _panel_parent_frames(hierarchy: dict | None, n_panels: int) -> dict:
+    """``{panel index: (origin, fast, slow, normal)}`` of the lab frame of each panel's group.
+
+    Only panels whose group frame is not the lab frame itself are listed. A group's
+    ``origin``/``fast_axis``/``slow_axis`` are given in its parent's frame (the root's in the
+    lab frame); the normal is fast x slow.
+    """
+    out: dict = {}
+    if not hierarchy:
+        return out
+
+    def visit(node, o, f, s, n):
+        go = o + _in_frame(node.get("origin", (0, 0, 0)), f, s, n)
+        gf = _in_frame(node.get("fast_axis", (1, 0, 0)), f, s, n)
+        gs = _in_frame(node.get("slow_axis", (0, 1, 0)), f, s, n)
+        gf = gf / np.linalg.norm(gf)
+        gs = gs / np.linalg.norm(gs)
+        gn = np.cross(gf, gs)
+        identity = np.allclose(go, 0) and np.allclose(gf, (1, 0, 0)) and np.allclose(gs, (0, 1, 0))
+        for child in node.get("children", []):
+            if "panel" in child:
+                i = int(child["panel"])
+                if 0 <= i < n_panels and not identity:
+                    out[i] = (go, gf, gs, gn)
+            else:
+                visit(child, go, gf, gs, gn)
+
+    visit(hierarchy, np.zeros(3), np.array([1.0, 0, 0]), np.array([0, 1.0, 0]), np.array([0, 0, 1.0]))
+    return out
