@@ -309,7 +309,10 @@ def _check_determined(parameterisations, observations, params):
         if p.n_free == 0:
             continue
         nref = sum(counts.get(i, 0) for i in p.experiment_ids)
-        need = auto.min_nref_per_parameter * p.n_free
+        # a scan-varying model: every reflection informs each sample point's parameters (the
+        # smoother's own per-point check is made when the stage is planned)
+        per_model = getattr(p, "free_per_sample", p.n_free)
+        need = auto.min_nref_per_parameter * per_model
         if nref < need:
             if auto.action == "fix":
                 log.warning(f"{p.label}: {nref} reflections for {p.n_free} parameters; its parameters are fixed")

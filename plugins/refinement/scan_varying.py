@@ -190,6 +190,11 @@ class _ScanVaryingPart(ModelParameterisation):
     def _store(self, values):  # pragma: no cover - interface
         raise NotImplementedError
 
+    @property
+    def free_per_sample(self) -> int:
+        """Free parameters of one sample point (the most of any point)."""
+        return int(self.free.reshape(self.sv.smoother.n_values, -1).sum(axis=1).max())
+
     def set_values(self, values) -> None:
         self.values = np.asarray(values, dtype=float).copy()
         self._store(self.values.reshape(self.sv.smoother.n_values, -1))

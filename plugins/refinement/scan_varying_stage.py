@@ -57,6 +57,7 @@ def plan(experiments, reflections, use, params) -> Plan:
         return Plan(experiments, {}, notes)
     if any(e.is_still for e in experiments):
         _note(notes, "Stills are never refined scan-varying; their models stay static")
+    forced = pp.scan_varying == "True"
     ids = reflections["id"]
     frames_all = reflections["xyzobs.px.value"][:, 2] if "xyzobs.px.value" in reflections else None
     users = {}
@@ -82,18 +83,29 @@ def plan(experiments, reflections, use, params) -> Plan:
             _note(notes, f"Experiment {i}: its reflections lie on one image; its crystal stays static")
             continue
         if z_lo > lo or z_hi < hi:
+            empty = [f"{a}-{b}" if b > a else f"{a}" for a, b in ((lo + 1, int(z_lo)), (int(z_hi) + 1, hi)) if b >= a]
             _note(notes, f"Experiment {i}: the scan-varying model spans images {int(z_lo) + 1}-{int(z_hi)} "
-                         f"(no reflections on images {lo + 1}-{int(z_lo)} / {int(z_hi) + 1}-{hi}); beyond them "
-                         "the model is held at its end value")
+                         f"(no reflections on images {' and '.join(empty)}); beyond them the model is held at "
+                         "its end value")
         width_deg = (z_hi - z_lo) * abs(scan.oscillation[1])
         wanted = sp.absolute_num_intervals or number_of_intervals(width_deg, sp.interval_width_degrees)
         n_int = wanted
-        while True:
+        while not forced:
             per_sample = GaussianSmoother((z_lo, z_hi), n_int).weights(frames).sum(axis=1)
             if per_sample.min() >= sp.min_nref_per_sample or n_int == 1:
                 break
             n_int = max(1, n_int // 2 if n_int > 3 else n_int - 1)
-        if per_sample.min() < sp.min_nref_per_sample:
+        if forced:  # the user asked for it: only the per-parameter rule (every reflection counts)
+            per_sample = GaussianSmoother((z_lo, z_hi), n_int).weights(frames).sum(axis=1)
+            if len(rows) < pp.auto_reduction.min_nref_per_parameter:
+                _note(notes, f"Experiment {i}: stays static: {len(rows)} reflections are too few even for "
+                             "scan_varying=True", warn=True)
+                continue
+            if per_sample.min() < sp.min_nref_per_sample:
+                _note(notes, f"Experiment {i}: scan-varying as asked (scan_varying=True), but its sparsest "
+                             f"smoother point has only {per_sample.min():.0f} reflections: the per-image model is "
+                             "poorly determined", warn=True)
+        elif per_sample.min() < sp.min_nref_per_sample:
             _note(notes, f"Experiment {i}: stays static: {len(rows)} reflections give its sparsest smoother "
                          f"point {per_sample.min():.0f}, fewer than smoother.min_nref_per_sample="
                          f"{sp.min_nref_per_sample}")
