@@ -6,4 +6,4 @@ from friedel.hookspecs import LazyPlugin, hookimpl
 @hookimpl
 def friedel_commands():
     return [LazyPlugin("demo", "friedel.plugins.demo.command:DemoCommand",
-                       help="Simulate a small sweep and run every available processing step on it")]
+                       help="Simulate a sweep, process it to a merged MTZ and compare with the truth")]

@@ -1,6 +1,6 @@
 """Entry-point module of the export plugins (registered in pyproject.toml)."""
 
-from friedel.hookspecs import hookimpl
+from friedel.hookspecs import LazyPlugin, hookimpl
 
 
 @hookimpl
@@ -12,8 +12,14 @@ def friedel_exporters():
 
 @hookimpl
 def friedel_commands():
-    from friedel.plugins.export.export_command import ExportCommand
-    from friedel.plugins.export.merge_command import MergeCommand
-    from friedel.plugins.export.split_combine_commands import CombineExperimentsCommand, SplitExperimentsCommand
-
-    return [ExportCommand, MergeCommand, SplitExperimentsCommand, CombineExperimentsCommand]
+    # declared: a command's module is imported only when it runs (friedel --help stays fast)
+    return [
+        LazyPlugin("export", "friedel.plugins.export.export_command:ExportCommand",
+                   help="Write unmerged reflections as MTZ (CCP4 conventions), SHELX HKLF 4 or mmCIF"),
+        LazyPlugin("merge", "friedel.plugins.export.merge_command:MergeCommand",
+                   help="Merge scaled reflections into merged.mtz (IMEAN, I+/-, F, DANO) with merging statistics"),
+        LazyPlugin("split_experiments", "friedel.plugins.export.split_combine_commands:SplitExperimentsCommand",
+                   help="Split experiments and reflections by experiment or by wavelength"),
+        LazyPlugin("combine_experiments", "friedel.plugins.export.split_combine_commands:CombineExperimentsCommand",
+                   help="Combine several experiment/reflection file pairs into one"),
+    ]
