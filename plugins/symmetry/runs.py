@@ -102,6 +102,22 @@ def _data_summary(datasets, d_min, resolution_info, excluded):
             "excluded": excluded}
 
 
+def single_blas_thread(function):
+    """Run with one BLAS thread: the matrices here are small (eigen-decompositions of at most a
+    few thousand rows), and a multi-threaded OpenBLAS on shared cores was 5-15x slower."""
+    import functools
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"):
+            return function(*args, **kwargs)
+
+    return wrapper
+
+
+@single_blas_thread
 def run_symmetry(experiments, reflections, params) -> Outcome:
     """Laue group and space group of experiments that are indexed alike (one crystal)."""
     t0 = time.perf_counter()
@@ -196,6 +212,7 @@ def _report(result, settings, best, space_group, absences, total_cb):
 
 
 # -- cosym --------------------------------------------------------------------------------------
+@single_blas_thread
 def run_cosym(experiments, reflections, params) -> Outcome:
     """Consistent indexing and Laue group of many data sets."""
     from friedel.plugins.symmetry.clustering import prepare_each
