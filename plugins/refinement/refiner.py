@@ -565,6 +565,15 @@ def refine(experiments, reflections, params: RefinementParams | None = None) -> 
         if stage is not static:  # cell ESDs of the static fit (no per-point ESDs are kept)
             result.cell_esds = sv_stage.map_cell_esds(static, stage, _cell_esds(static))
     result.scan_varying = sv_stage.variation(stage) if stage.sv_models else {}
+    # B_covariance of the static fit (an input's own would be stale); none without a static fit
+    b_cov = _B_covariances(static) if static is not None else {}
+    if static is not None and stage is not static:
+        b_cov = sv_stage.map_cell_esds(static, stage, b_cov)
+    for k, crystal in enumerate(result.experiments.unique("crystal")):
+        if k in b_cov:
+            crystal.extra["B_covariance"] = b_cov[k]
+        else:
+            crystal.extra.pop("B_covariance", None)
     return result
 
 
@@ -575,6 +584,23 @@ def _covariance(stage):
     n_obs = sum(3 * len(o) for o in problem.observations.values())
     dof = max(n_obs - problem.n_params, 1)
     return covariance(final.N) * (final.chi2 / dof)
+
+
+def _B_covariances(stage) -> dict:
+    """Crystal index -> covariance (9 x 9, flattened row-major, as dxtbx's ``B_covariance``) of
+    the elements of B, propagated from the static cell parameters."""
+    problem = stage.problem
+    cov = _covariance(stage)
+    crystals = stage.experiments.unique("crystal")
+    out = {}
+    for p in stage.parameterisations:
+        if not hasattr(p, "cell_jacobian") or p not in problem.parameterisations or cov is None:
+            continue
+        lo = problem.offsets[problem.parameterisations.index(p)]
+        block = cov[lo:lo + p.n_free, lo:lo + p.n_free]
+        J = p.metric_model.dB(p.values)[p.free].reshape(p.n_free, 9).T
+        out[crystals.index(p.model)] = (J @ block @ J.T).ravel().tolist()
+    return out
 
 
 def _cell_esds(stage, cov=None) -> dict:
