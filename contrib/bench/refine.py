@@ -68,8 +68,8 @@ def main():
     ap.add_argument("directory", type=Path)
     ap.add_argument("--dials", action="store_true", help="also run dials.refine")
     ap.add_argument("--make", metavar="PRESET", help="simulate PRESET and index it with DIALS first")
-    ap.add_argument("extra", nargs="*", help="key=value for friedel simulate (with --make)")
-    args = ap.parse_args()
+    args, extra = ap.parse_known_args()  # key=value for friedel simulate (with --make)
+    args.extra = [a for a in extra if "=" in a]
     base = args.directory.resolve()
     if args.make:
         make(base, args.make, args.extra)

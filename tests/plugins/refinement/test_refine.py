@@ -202,6 +202,13 @@ def test_refine_command_writes_outputs(sweep, in_tmp_dir):
     assert out.get_flags(Flags.used_in_refinement).sum() > 2500
     log = (in_tmp_dir / "friedel.refine.log").read_text()
     assert "RMSD_X" in log and "RMSDs by experiment" in log
+    assert "rejected as outliers" in log and "RMSDs of the static and the scan-varying fit" in log
+    import json
+
+    numbers = json.loads((in_tmp_dir / "friedel.refine.json").read_text())
+    assert set(numbers["stages"]) == {"static", "scan-varying"}
+    assert len(numbers["scan_varying"]["0"]["unit_cells"]) == refined[0].scan.num_images + 1
+    assert refined[0].crystal.num_scan_points == refined[0].scan.num_images + 1
 
 
 def test_refine_command_bad_input_writes_nothing(sweep, in_tmp_dir):

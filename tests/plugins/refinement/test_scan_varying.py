@@ -210,3 +210,19 @@ def test_distance_runaway_is_reported():
     params.parameterisation.scan_varying = "False"
     result = refine(start, refl, params)
     assert any("moved the distance" in n for n in result.notes)
+
+
+def test_kernel_predicts_stills_where_lattice_points_meet_the_sphere():
+    from friedel.prediction import predict_stills
+
+    still = make_experiment(n_images=1, still=True, seed=31)
+    table = predict_stills(still, d_min=2.0, max_delta_psi_deg=0.1)
+    assert len(table) > 50
+    s0 = still.beam.s0
+    assert np.allclose(np.linalg.norm(table["s1"], axis=1), np.linalg.norm(s0))
+    assert np.all(np.abs(np.degrees(table["delpsical.rad"])) <= 0.1)
+    # the re-export keeps indexing's import working
+    from friedel.plugins.refinement.prediction import ewald_projection, predict as old_predict
+    from friedel.prediction import ewald_projection as kernel_projection, predict as kernel_predict
+
+    assert old_predict is kernel_predict and ewald_projection is kernel_projection
