@@ -204,3 +204,39 @@ class ImportCommand(Command):
         log.info(summarise(experiments, format_name))
         write_experiments(experiments, params.output.experiments)
         log.info("Saved %d experiment(s) to %s", len(experiments), params.output.experiments)
+        write_json(experiments, format_name)
+
+
+def summary_records(experiments: ExperimentList) -> list[dict]:
+    """One record per sweep or still: images, oscillation and header geometry."""
+    records = []
+    for e in experiments:
+        p0 = e.detector[0]
+        panel, xy = e.detector.ray_intersection(e.beam.s0[None])
+        fast, slow = e.detector[int(panel[0])].mm_to_px(xy[0]) if panel[0] >= 0 else (np.nan, np.nan)
+        rec = dict(kind="sweep" if e.scan is not None else "still",
+                   images=e.imageset.template if e.scan is not None else e.imageset.images[0],
+                   first_image=None, last_image=None, n_images=1, oscillation_start=None, oscillation_width=None,
+                   wavelength=float(e.beam.wavelength), distance=float(p0.distance),
+                   beam_panel=int(panel[0]) if panel[0] >= 0 else None,
+                   beam_centre_fast_px=float(fast) if panel[0] >= 0 else None,
+                   beam_centre_slow_px=float(slow) if panel[0] >= 0 else None, panels=len(e.detector))
+        if e.scan is not None:
+            rec.update(first_image=int(e.scan.image_range[0]), last_image=int(e.scan.image_range[1]),
+                       n_images=int(e.scan.num_images), oscillation_start=float(e.scan.oscillation[0]),
+                       oscillation_width=float(e.scan.oscillation[1]))
+        records.append(rec)
+    return records
+
+
+def write_json(experiments: ExperimentList, format_name: str, path: str = "friedel.import.json") -> None:
+    """``friedel.import.json`` beside the log: the sweeps and stills found (for friedel report)."""
+    import json
+
+    from friedel.io import atomic_write
+
+    records = summary_records(experiments)
+    summary = dict(format=format_name, n_sweeps=sum(r["kind"] == "sweep" for r in records),
+                   n_stills=sum(r["kind"] == "still" for r in records), experiments=records)
+    with atomic_write(path, "w") as handle:
+        json.dump(summary, handle, indent=1)

@@ -71,6 +71,26 @@ class FindSpots(Command):
             del refl["shoebox"]
         write_reflections(refl, params.output.reflections)
         log.info("Saved %d strong spots to %s", len(refl), params.output.reflections)
+        self.write_json(result, experiments, params, elapsed)
+
+    @staticmethod
+    def write_json(result, experiments, params, elapsed: float, path: str = "friedel.find_spots.json") -> None:
+        """The numbers behind the log's tables (for friedel report), beside the log."""
+        import json
+
+        from friedel.io import atomic_write
+
+        from .summary import per_image_records
+
+        refl = result.reflections
+        summary = dict(
+            threshold_algorithm=params.spotfinder.threshold.algorithm,
+            n_images=len(result.per_image), n_spots=len(refl), n_spots_before_filters=int(result.n_found),
+            n_strong_pixels=int(sum(r[2] for r in result.per_image)), seconds=round(float(elapsed), 3),
+            removed_by_filter={k: int(v) for k, v in result.removed.items()},
+            per_image=per_image_records(result.per_image, refl, experiments))
+        with atomic_write(path, "w") as handle:
+            json.dump(summary, handle, indent=1)
 
     @staticmethod
     def report(result, experiments, params, elapsed: float) -> None:

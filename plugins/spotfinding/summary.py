@@ -37,17 +37,29 @@ def table(header, rows) -> str:
     return "\n".join(lines)
 
 
-def per_image_table(per_image, reflections, experiments) -> str:
-    """Per image: strong pixels, spots, spots on ice-free resolution shells, highest resolution."""
+def per_image_records(per_image, reflections, experiments) -> list[dict]:
+    """Per image: experiment, image number, strong pixels, spots, spots at d < 4 A, highest
+    resolution (A, None without spots) and total intensity of its spots."""
     from .filters import spot_resolution
 
-    d = spot_resolution(reflections, experiments) if len(reflections) else np.zeros(0)
-    image_of_spot = np.floor(reflections["xyzobs.px.value"][:, 2]).astype(np.int64) + 1 if len(reflections) else []
-    rows = []
+    n = len(reflections)
+    d = spot_resolution(reflections, experiments) if n else np.zeros(0)
+    image_of_spot = np.floor(reflections["xyzobs.px.value"][:, 2]).astype(np.int64) + 1 if n else np.zeros(0, int)
+    ids = np.asarray(reflections["id"]) if n else np.zeros(0, int)
+    intensity = np.asarray(reflections["intensity.sum.value"], float) if n else np.zeros(0)
+    records = []
     for expt, image, n_strong, n_spots in per_image:
-        sel = (reflections["id"] == expt) & (image_of_spot == image) if len(reflections) else np.zeros(0, bool)
+        sel = (ids == expt) & (image_of_spot == image)
         ds = d[sel]
-        d_best = f"{np.min(ds):.2f}" if len(ds) else "-"
-        total = float(reflections["intensity.sum.value"][sel].sum()) if len(ds) else 0.0
-        rows.append([expt, image, n_strong, n_spots, int(np.count_nonzero(ds < 4.0)), d_best, f"{total:.0f}"])
+        records.append(dict(experiment=int(expt), image=int(image), strong_pixels=int(n_strong), spots=int(n_spots),
+                            spots_d_lt_4A=int(np.count_nonzero(ds < 4.0)),
+                            d_min=float(np.min(ds)) if len(ds) else None, total_intensity=float(intensity[sel].sum())))
+    return records
+
+
+def per_image_table(per_image, reflections, experiments) -> str:
+    """Per image: strong pixels, spots, spots on ice-free resolution shells, highest resolution."""
+    rows = [[r["experiment"], r["image"], r["strong_pixels"], r["spots"], r["spots_d_lt_4A"],
+             "-" if r["d_min"] is None else f"{r['d_min']:.2f}", f"{r['total_intensity']:.0f}"]
+            for r in per_image_records(per_image, reflections, experiments)]
     return table(["expt", "image", "strong px", "spots", "spots d<4A", "d_min", "total I"], rows)

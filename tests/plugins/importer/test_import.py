@@ -1,4 +1,5 @@
 import io
+import json
 import os
 
 import numpy as np
@@ -87,6 +88,9 @@ def test_command_line_writes_dials_layout_expt(tmp_path, in_tmp_dir):
     assert main(["import", *files]) == 0
     expts = read_experiments("imported.expt")
     assert len(expts) == 1 and expts[0].scan.num_images == 3 and expts[0].identifier
+    summary = json.load(open("friedel.import.json"))  # for friedel report
+    assert summary["n_sweeps"] == 1 and summary["experiments"][0]["n_images"] == 3
+    assert summary["experiments"][0]["beam_centre_fast_px"] == pytest.approx(240.5)
 
 
 def test_stdin_file_list(tmp_path, in_tmp_dir, monkeypatch):

@@ -1,5 +1,7 @@
 """Spot finding on the real Pilatus3 6M thaumatin grid-scan stills, and the command end to end."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -79,6 +81,9 @@ def test_command_writes_strong_refl_with_histogram(real_data, in_tmp_dir, capsys
         assert column in refl
     log = open("friedel.find_spots.log").read()
     assert "Histogram" in log and "spots d<4A" in log and "resolution" in log
+    summary = json.load(open("friedel.find_spots.json"))  # the table's numbers, for friedel report
+    assert summary["n_spots"] == len(refl) and len(summary["per_image"]) == 2
+    assert sum(r["spots"] for r in summary["per_image"]) == len(refl)
 
 
 def test_missing_image_is_a_clear_error_and_writes_nothing(real_data, in_tmp_dir, capsys):
