@@ -58,10 +58,10 @@ class ScaleCommand(Command):
         # multi-threaded OpenBLAS on shared cores was fifty times slower
         with threadpool_limits(limits=1, user_api="blas"):
             result = run_scaling(experiments, table, sp)
-        if sp.filtering.method == "deltacchalf":
-            from friedel.plugins.scaling.filtering import deltacchalf_filter
+            if sp.filtering.method == "deltacchalf":
+                from friedel.plugins.scaling.filtering import deltacchalf_filter
 
-            experiments, table, result = deltacchalf_filter(experiments, table, result, sp)
+                experiments, table, result = deltacchalf_filter(experiments, table, result, sp)
         log.info(report.model_table(result))
         scaled = scaled_table(table, result)
         store_models(experiments, result)

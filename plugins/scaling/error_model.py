@@ -239,14 +239,14 @@ def fit_error_model(intensity, variance, g, group, use, partiality, min_ih: floa
         a = 1.0
         b = refine_b(a, 0.02)
     model = ErrorModel(a=float(a), b=float(b), n_reflections=n_sel, refined=True, message=message)
-    d0, rows = _deltas(intensity, variance, g, group, sel, count, 1.0, 0.0, exact=robust)
-    d1, _ = _deltas(intensity, variance, g, group, sel, count, model.a, model.b, exact=robust)
-    idx = full_bins[rows]
+    d0, rows0 = _deltas(intensity, variance, g, group, sel, count, 1.0, 0.0, exact=robust)
+    d1, rows1 = _deltas(intensity, variance, g, group, sel, count, model.a, model.b, exact=robust)
+    idx0, idx1 = full_bins[rows0], full_bins[rows1]
     for k in range(N_BINS):
-        m = idx == k
-        if np.count_nonzero(m) < 2:
+        m0, m1 = idx0 == k, idx1 == k
+        if np.count_nonzero(m0) < 2 or np.count_nonzero(m1) < 2:
             continue
-        model.table.append({"i_min": float(edges[k]), "i_max": float(edges[k + 1]), "n": int(m.sum()),
-                            "var_uncorrected": robust_variance(np.abs(d0[m])),
-                            "var_corrected": robust_variance(np.abs(d1[m]))})
+        model.table.append({"i_min": float(edges[k]), "i_max": float(edges[k + 1]), "n": int(m1.sum()),
+                            "var_uncorrected": robust_variance(np.abs(d0[m0])),
+                            "var_corrected": robust_variance(np.abs(d1[m1]))})
     return model

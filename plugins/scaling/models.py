@@ -50,6 +50,9 @@ class KBParams:
     """One scale and one relative B per data set."""
 
     decay_correction: bool = param(True, help="Refine the relative B factor")
+    decay_restraint: float = param(1.0, type=types.Float(min=0.0),
+                                   help="Restraint weight pulling B towards 0 (stills overlap little, and an "
+                                   "unrestrained B runs away)", expert_level=2)
 
 
 class PhysicalModel(ScalingModel):
@@ -193,6 +196,7 @@ class KBModel(ScalingModel):
     def __init__(self, params, *, experiment, data):
         p = params if params is not None else KBParams()
         self.decay = bool(p.decay_correction)
+        self.decay_restraint = float(p.decay_restraint)
         self.half_inv_d2 = 0.5 / np.asarray(data.d, dtype=float) ** 2
         super().__init__(p, experiment=experiment, data=data)
 
@@ -215,6 +219,13 @@ class KBModel(ScalingModel):
             g = np.full(n, p[0])
             J = np.ones((n, 1))
         return g, JacobianRows(np.broadcast_to(np.arange(J.shape[1], dtype=np.int64), J.shape), J)
+
+    def restraints(self, parameters=None):
+        p = self.parameters if parameters is None else parameters
+        if not self.decay or self.decay_restraint <= 0:
+            return super().restraints(p)
+        w = np.sqrt(self.decay_restraint)
+        return np.array([w * p[1]]), sp.csr_matrix(([w], ([0], [1])), shape=(1, 2))
 
     def to_dict(self) -> dict:
         out = {"__id__": "KB", "is_scaled": True, "scale": self.component_dict("scale", 1.0)}
