@@ -97,7 +97,7 @@ def _deltas(intensity, variance, g, group, sel, count, a, b, exact=True):
     """Normalised deviations δ of the selected rows from their group means at (a, b)."""
     n_groups = len(count)
     var_s = a * a * (variance + (b * intensity) ** 2) / (g * g)
-    w = np.where(sel, 1.0 / var_s, 0.0)
+    w = np.divide(1.0, var_s, out=np.zeros(len(var_s)), where=sel & (var_s > 0))
     scaled = intensity / g
     num = np.bincount(group, weights=w * scaled, minlength=n_groups)
     den = np.bincount(group, weights=w, minlength=n_groups)
