@@ -162,11 +162,14 @@ def assess_absences(hkl, intensity, variance, setting: SubgroupSetting, signific
         if axis_tests:
             tested_axes.append(axis)
         tests.extend(axis_tests)
+    # an axis with no axial reflection at all tells nothing: it does not take part in the choice
+    informative = [(t, req) for t, req in tests if t.n_present + t.n_absent > 0]
+    unmeasured = [t.name for t, _req in tests if t.n_present + t.n_absent == 0]
     scored = []
     for k, sg in enumerate(candidates):
         score = 1.0
         required = []
-        for t, req in tests:
+        for t, req in informative:
             if req[k]:
                 score *= t.score
                 required.append(t.name)
@@ -174,14 +177,17 @@ def assess_absences(hkl, intensity, variance, setting: SubgroupSetting, signific
                 score *= 1.0 - t.score
         scored.append((sg.xhm(), score, required))
     best = max(range(len(scored)), key=lambda k: scored[k][1])
-    pattern = [req[best] for _t, req in tests]
+    pattern = [req[best] for _t, req in informative]
     equivalent = [candidates[k].xhm() for k in range(len(candidates))
-                  if k != best and [req[k] for _t, req in tests] == pattern]
+                  if k != best and [req[k] for _t, req in informative] == pattern]
     order = sorted(range(len(scored)), key=lambda k: -scored[k][1])
     message = ""
     if equivalent:
+        why = "enantiomorphs or the same absences"
+        if unmeasured:
+            why += f"; no axial reflections measured for {', '.join(unmeasured)}"
         message = (f"{scored[best][0]} cannot be told from {', '.join(equivalent)} by systematic absences "
-                   "(enantiomorphs or the same absences); the first is chosen")
+                   f"({why}); the first is chosen")
     return AbsenceResult(scored[best][0], [t for t, _r in tests], [scored[k] for k in order], equivalent, message)
 
 

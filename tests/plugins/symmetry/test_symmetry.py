@@ -129,3 +129,23 @@ def test_unintegrated_reflections_are_refused():
     refl["miller_index"] = np.zeros_like(np.asarray(refl["miller_index"]))
     with pytest.raises(FriedelError, match="no usable|no integrated"):
         _run(expts, refl)
+
+
+def test_simulated_trypsin_two_lattices():
+    # both lattices of the two-lattice trypsin sweep (two experiments of one crystal form)
+    expts, refl = simulated("trypsin_2lattice", **{"seed": 2, "scan.n_images": 60, "scan.oscillation": (0.0, 3.0),
+                                                  "crystal.d_min": 3.0})
+    assert len(expts) == 2
+    out = _run(expts, refl)
+    assert out.summary["best_solution"]["patterson_group"] == "P m m m"
+    assert out.summary["space_group"] == "P 21 21 21"
+    assert all(_assessed(out)[axis]["score"] > 0.9 for axis in ("21a", "21b", "21c"))
+    assert len(out.experiments) == 2
+
+
+def test_simulated_p1_crystal_in_a_tetragonal_cell_stays_p1():
+    expts, refl = simulated("tiny", **{"crystal.space_group": "P 1"})
+    out = _run(expts, refl)
+    assert out.summary["lattice"]["lattice"] == "tP"
+    assert out.summary["best_solution"]["patterson_group"] == "P -1"
+    assert out.summary["space_group"] == "P 1"
