@@ -87,6 +87,8 @@ class PluginEntry:
 
     def params_class(self):
         """The plugin's ``Params`` scope (None without); imports only the declared params module."""
+        if self.error is not None:
+            raise PluginError(self.error)
         if self._params is ...:
             return getattr(self.load(), "Params", None)
         if isinstance(self._params, str):

@@ -90,7 +90,8 @@ class BrightSpots:
 
 @hookimpl
 def friedel_indexing_methods():
-    return [Shadow, Refine, LazyPlugin("missing_module", "acme_nowhere.search:Search", help="cannot import")]
+    return [Shadow, Refine, LazyPlugin("missing_module", "acme_nowhere.search:Search", help="cannot import"),
+            LazyPlugin("misnamed", "acme_plugins:Refine", params="acme_plugins:RefineParams")]
 
 
 @hookimpl
@@ -183,6 +184,8 @@ def test_an_import_error_is_reported_and_friedel_keeps_working(acme):
     # a lazily declared class that cannot be imported fails only when chosen, with a clear message
     with pytest.raises(PluginError, match="missing_module.*acme-friedel.*cannot be imported.*acme_nowhere"):
         build_plugin("indexing_methods", "missing_module")
+    with pytest.raises(PluginError, match="declared as 'misnamed' but acme_plugins:Refine is named 'refine'"):
+        get_plugin("indexing_methods", "misnamed")
     assert set(plugin_manager.registry("indexing_methods")) >= {"fft3d", "fft1d", "real_space_grid_search"}
 
 
