@@ -69,7 +69,9 @@ class GoniometerParams:
 class AutoReductionParams:
     """What to do when a model is seen by too few reflections for its parameters."""
 
-    min_nref_per_parameter: int = param(5, type=types.Int(min=1), help="Reflections needed per free parameter of each model")
+    min_nref_per_parameter: int = param(5, type=types.Int(min=1),
+                                        help="Reflections that must see each free parameter (every reflection of an "
+                                        "experiment sees all parameters of its models, as DIALS counts)")
     action: str = param("fail", choices=["fail", "fix"],
                         help="fail: stop with an error; fix: fix the parameters of under-determined models")
 

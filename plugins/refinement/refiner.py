@@ -309,18 +309,18 @@ def _check_determined(parameterisations, observations, params):
         if p.n_free == 0:
             continue
         nref = sum(counts.get(i, 0) for i in p.experiment_ids)
-        # a scan-varying model: every reflection informs each sample point's parameters (the
-        # smoother's own per-point check is made when the stage is planned)
-        per_model = getattr(p, "free_per_sample", p.n_free)
-        need = auto.min_nref_per_parameter * per_model
+        # as DIALS counts: each free parameter must be seen by min_nref_per_parameter reflections,
+        # and every reflection of an experiment informs every parameter of its models (the
+        # scan-varying smoother's own per-point check is made when that stage is planned)
+        need = auto.min_nref_per_parameter
         if nref < need:
             if auto.action == "fix":
                 log.warning(f"{p.label}: {nref} reflections for {p.n_free} parameters; its parameters are fixed")
                 p.free[:] = False
             else:
                 raise FriedelError(
-                    f"too few reflections to refine the {p.label} ({nref} for {p.n_free} free parameters, "
-                    f"{need} needed); fix some parameters or set auto_reduction.action=fix"
+                    f"too few reflections to refine the {p.label} ({nref} for its {p.n_free} free parameters, "
+                    f"at least {need} needed); fix some parameters or set auto_reduction.action=fix"
                 )
     n_obs = sum(3 * len(o) for o in observations.values())
     n_free = sum(p.n_free for p in parameterisations)
