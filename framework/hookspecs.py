@@ -165,7 +165,14 @@ def friedel_profile_models():
 
 @hookspec
 def friedel_scaling_models():
-    """Return scaling models (``scaling.model=``)."""
+    """Return scaling models (``friedel scale model=``; built in: ``physical``, ``KB``).
+
+    Contract: :class:`friedel.contracts.scaling.ScalingModel` — constructed once per data set
+    as ``Model(params, experiment=..., data=ScalingModelData)`` (per-row d, rotation angle,
+    s1, image), it gives the inverse scale factor g of every row and its Jacobian
+    (``inverse_scales(p) -> (g, JacobianRows)``), optional restraint residuals, and its
+    ``scaled.expt`` dictionary (``to_dict()``); the scaler refines all data sets jointly.
+    """
 
 
 @hookspec

@@ -14,46 +14,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from friedel.contracts.scaling import JacobianRows, ScalingModel
-from friedel.phil import param, scope, types
 from friedel.plugins.scaling import components
-
-#: absorption_level -> (lmax, surface_weight), as users of the mature tools expect
-ABSORPTION_LEVELS = {"low": (4, 5e5), "medium": (6, 5e4), "high": (6, 5e3)}
-
-
-@scope
-class PhysicalParams:
-    """Smooth scale and relative B in rotation angle, and an absorption surface."""
-
-    scale_interval: float | None = param(None, type=types.Float(min=0.1),
-                                         help="Spacing of the scale smoother (degrees; None: from the scan range)")
-    decay_interval: float | None = param(None, type=types.Float(min=0.1),
-                                         help="Spacing of the relative-B smoother (degrees; None: from the scan range)")
-    decay_correction: bool = param(True, help="Refine a relative B factor (radiation damage) smooth in rotation")
-    decay_restraint: float = param(0.1, type=types.Float(min=0.0), help="Restraint weight pulling B towards 0",
-                                   expert_level=2)
-    absorption_correction: object = param("auto", choices=["auto", "True", "False"],
-                                          help="Refine the absorption surface (auto: for scans wider than 60 degrees)")
-    absorption_level: str = param("low", choices=["low", "medium", "high"],
-                                  help="Expected absorption: low (~1%, lmax 4, weight 5e5), medium (~5%, lmax 6, "
-                                  "5e4), high (>25%, lmax 6, 5e3)")
-    lmax: int | None = param(None, type=types.Int(min=1, max=10),
-                             help="Highest harmonic order of the absorption surface (None: from absorption_level)",
-                             expert_level=1)
-    surface_weight: float | None = param(None, type=types.Float(min=0.0),
-                                         help="Restraint weight on the harmonic coefficients (None: from absorption_level)",
-                                         expert_level=1)
-
-
-@scope
-class KBParams:
-    """One scale and one relative B per data set."""
-
-    decay_correction: bool = param(True, help="Refine the relative B factor")
-    decay_restraint: float = param(1.0, type=types.Float(min=0.0),
-                                   help="Restraint weight pulling B towards 0 (stills overlap little, and an "
-                                   "unrestrained B runs away)", expert_level=2)
-
+from friedel.plugins.scaling.params import ABSORPTION_LEVELS, KBParams, PhysicalParams
 
 class PhysicalModel(ScalingModel):
     """Physical model: smooth scale and relative B in rotation angle, and a spherical-harmonic
