@@ -31,8 +31,7 @@ class Format:
 
     def __init__(self, path):
         self.path = os.fspath(path)
-        if not os.path.exists(self.path):
-            raise FileFormatError(f"{self.path}: file not found")
+        check_image_file(self.path)
         self.beam: Beam | None = None
         self.detector: Detector | None = None
         self.goniometer: Goniometer | None = None
@@ -152,18 +151,77 @@ def find_format(path) -> type[Format]:
     Raises FileFormatError naming the file if it does not exist or no reader understands it.
     """
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileFormatError(f"{path}: file not found")
-    if os.path.isdir(path):
-        raise FileFormatError(f"{path} is a directory, not an image file")
+    check_image_file(path)
     for cls in format_classes():
         try:
             if cls.understand(path):
                 return cls
         except Exception:  # a reader's understand() must never abort the search
             continue
-    raise FileFormatError(
-        f"{path}: no image format reader understands this file (run 'friedel plugins' to list readers)")
+    raise FileFormatError(f"{path}: {_why_not_understood(path)}")
+
+
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def check_image_file(path) -> None:
+    """Refuse what cannot be an image file, naming the file and the reason, before any reader looks.
+
+    A missing file, a directory, anything but a regular file (a named pipe would block the
+    first read for ever), an empty file and a file that cannot be opened for reading.
+    """
+    import stat
+
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise FileFormatError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise FileFormatError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise FileFormatError(f"{path} is a directory, not an image file")
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a named pipe" if stat.S_ISFIFO(st.st_mode) else "a device or socket"
+        raise FileFormatError(f"{path} is {kind}, not a regular file; give the image files themselves")
+    if st.st_size == 0:
+        raise FileFormatError(f"{path}: the file is empty (0 bytes); the copy or the acquisition was incomplete")
+    try:
+        with open(path, "rb") as fh:
+            fh.read(1)
+    except PermissionError:
+        raise FileFormatError(f"{path}: cannot be read: permission denied (check the file's permissions)") from None
+    except OSError as exc:
+        raise FileFormatError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+
+
+def _why_not_understood(path: str) -> str:
+    """What is wrong with a file no reader understands: a broken compressed stream or HDF5 file,
+    or simply a format no installed reader knows."""
+    import bz2
+    import gzip
+    import zlib
+
+    for suffix, opener, kind in ((".gz", gzip.open, "gzip"), (".bz2", bz2.open, "bz2")):
+        if path.endswith(suffix):
+            try:
+                with opener(path, "rb") as fh:
+                    fh.read(65536)
+            except (OSError, EOFError, ValueError, zlib.error) as exc:
+                return (f"not a readable {kind}-compressed file ({exc}); the file is truncated or corrupt "
+                        "(copy it again from the source)")
+    with open(path, "rb") as fh:
+        signature = fh.read(8)
+    if signature == _HDF5_SIGNATURE:
+        try:
+            import h5py
+
+            with h5py.File(path, "r") as f:
+                f.keys()
+        except Exception as exc:  # noqa: BLE001 - h5py raises OSError or others on damaged files
+            return (f"an HDF5 file that cannot be opened ({type(exc).__name__}: {exc}); it is truncated or "
+                    "corrupt (copy it again from the source)")
+        return "an HDF5 file but not an Eiger/NeXus NXmx image file (no /entry with data or instrument)"
+    return "no image format reader understands this file (run 'friedel plugins' to list readers)"
 
 
 def open_file(path) -> Format:

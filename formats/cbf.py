@@ -130,14 +130,14 @@ def decode_binary_sections(raw: bytes, path) -> list[BinarySection]:
         except (KeyError, ValueError):
             raise FileFormatError(f"{path}: CBF binary section lacks its size fields (corrupt file)") from None
         body = marker + 4
+        check_binary_size(path, size, n_fast, n_slow, n_elements, compression)
         if body + size > len(raw):
             raise FileFormatError(
                 f"{path}: binary data is {len(raw) - body} bytes, header says {size} (file truncated)")
-        if n_elements != n_fast * n_slow:
-            raise FileFormatError(f"{path}: CBF element count {n_elements} != {n_fast} x {n_slow}")
+        check_md5(path, raw[body:body + size], mime.get("Content-MD5"))
         try:
             if compression == "byte_offset":
-                flat = decompress_byte_offset(raw[body:body + size], n_elements)
+                flat = decompress_byte_offset(raw[body:body + size], n_elements, exact=True)
             else:
                 bits, signed = _element_type(mime)
                 flat = decompress_packed(raw[body:body + size], n_elements, n_fast,
@@ -150,6 +150,41 @@ def decode_binary_sections(raw: bytes, path) -> list[BinarySection]:
     if not sections:
         raise FileFormatError(f"{path}: no CBF binary data section found")
     return sections
+
+
+#: more pixels than any detector has (a 100000 x 100000 header is damage, not a detector)
+MAX_PIXELS = 1 << 28
+
+
+def check_binary_size(path, size: int, n_fast: int, n_slow: int, n_elements: int, compression: str) -> None:
+    """Refuse binary-section size fields that contradict each other, before anything is allocated.
+
+    Byte-offset data take at least one byte per pixel; no detector has more than
+    :data:`MAX_PIXELS` pixels per image.
+    """
+    if min(size, n_fast, n_slow, n_elements) < 0 or n_fast == 0 or n_slow == 0:
+        raise FileFormatError(f"{path}: CBF binary header has impossible sizes "
+                              f"({n_fast} x {n_slow} pixels, {size} bytes); the file is corrupt")
+    if n_elements != n_fast * n_slow:
+        raise FileFormatError(f"{path}: CBF element count {n_elements} != {n_fast} x {n_slow} "
+                              "(X-Binary-Number-of-Elements contradicts the dimensions; the header is corrupt)")
+    if n_elements > MAX_PIXELS:
+        raise FileFormatError(f"{path}: CBF header claims {n_fast} x {n_slow} pixels, more than any detector "
+                              "has; the header is corrupt")
+    if compression == "byte_offset" and n_elements > size:
+        raise FileFormatError(f"{path}: CBF header claims {n_elements} pixels in {size} bytes of byte-offset "
+                              "data (at least one byte per pixel); the header is corrupt")
+
+
+def check_md5(path, data: bytes, content_md5: str | None) -> None:
+    """Compare the binary data with the header's ``Content-MD5`` (base64 of the MD5 digest), if present."""
+    if not content_md5:
+        return
+    expected = content_md5.strip()
+    actual = base64.b64encode(hashlib.md5(data).digest()).decode()
+    if actual != expected:
+        raise FileFormatError(f"{path}: the image data do not match the Content-MD5 checksum of the CBF header "
+                              "(the file is corrupt; copy it again from the source)")
 
 
 def text_part(raw: bytes) -> str:

@@ -17,7 +17,7 @@ from friedel.errors import FileFormatError
 
 @njit(cache=True, nogil=True)
 def _decode(buf, out):
-    """Decode into ``out``; returns the number of pixels written (== out.size unless short)."""
+    """Decode into ``out``; returns (pixels written (== out.size unless short), bytes read)."""
     n = out.size
     nbuf = buf.size
     i = 0
@@ -50,7 +50,7 @@ def _decode(buf, out):
         value += d
         out[j] = value
         j += 1
-    return j
+    return j, i
 
 
 @njit(cache=True, nogil=True)
@@ -116,17 +116,29 @@ def _encoded_size(data):
     return n
 
 
-def decompress_byte_offset(raw, n_pixels: int) -> np.ndarray:
+def decompress_byte_offset(raw, n_pixels: int, exact: bool = False) -> np.ndarray:
     """Decode ``n_pixels`` byte-offset-compressed values from ``raw`` (bytes or uint8 array).
 
-    Returns a 1-D int32 array; raises FileFormatError if the stream ends early.
+    Returns a 1-D int32 array; raises FileFormatError if the stream ends early, if it cannot
+    hold that many pixels (at least one byte each: checked before allocating, so a damaged
+    header cannot ask for gigabytes) or, with ``exact``, if bytes are left over after the last
+    pixel (the data are corrupt: a changed escape byte shifts every later pixel).
     """
     buf = np.frombuffer(raw, dtype=np.uint8) if not isinstance(raw, np.ndarray) else raw.view(np.uint8).ravel()
-    out = np.empty(int(n_pixels), dtype=np.int32)
-    got = _decode(buf, out)
+    n_pixels = int(n_pixels)
+    if n_pixels < 0 or n_pixels > buf.size:
+        raise FileFormatError(
+            f"byte-offset data of {buf.size} bytes cannot hold {n_pixels} pixels (at least one byte each); "
+            "the header or the data are corrupt")
+    out = np.empty(n_pixels, dtype=np.int32)
+    got, used = _decode(buf, out)
     if got != n_pixels:
         raise FileFormatError(
             f"byte-offset data ends after {got} of {n_pixels} pixels (file truncated or corrupt)")
+    if exact and used != buf.size:
+        raise FileFormatError(
+            f"byte-offset data has {buf.size - used} byte(s) left over after its {n_pixels} pixels "
+            "(the data are corrupt)")
     return out
 
 

@@ -8,8 +8,8 @@ import numpy as np
 from friedel.errors import FileFormatError
 from friedel.formats.attenuation import attenuation_coefficient
 from friedel.formats.base import Format, image_number_from_path, module_gap_rectangles, simple_detector
-from friedel.formats.cbf import (BINARY_START, decode_binary_sections, parse_pilatus_header, read_cbf_bytes,
-                                 read_head)
+from friedel.formats.cbf import (BINARY_START, check_binary_size, decode_binary_sections, parse_pilatus_header,
+                                 read_cbf_bytes, read_head)
 from friedel.models import Beam, Goniometer, Scan
 
 
@@ -75,6 +75,11 @@ class MiniCBF(Format):
         n_slow = _mime_int(text, "X-Binary-Size-Second-Dimension")
         if not n_fast or not n_slow:
             raise FileFormatError(f"{self.path}: CBF binary header lacks the image dimensions (truncated file?)")
+        n_elements = _mime_int(text, "X-Binary-Number-of-Elements")
+        size = _mime_int(text, "X-Binary-Size")
+        check_binary_size(self.path, size if size is not None else n_fast * n_slow, n_fast, n_slow,
+                          n_elements if n_elements is not None else n_fast * n_slow,
+                          "byte_offset" if "BYTE_OFFSET" in text.upper() else "other")
         self.image_size = (n_fast, n_slow)
         wavelength = h["wavelength"]
         self.beam = Beam(direction=(0.0, 0.0, 1.0), wavelength=wavelength,

@@ -83,7 +83,7 @@ class ParameterTree:
                 node.children[field.name] = self._build(default.factory, child_path)
                 continue
             guessed, annotated_optional = types.type_for_annotation(field.type)
-            value_type = info.value_type or guessed
+            value_type = types.bounded_by_name(field.name, info.value_type or guessed, default)
             if isinstance(default, attrs.Factory):
                 default = default.factory()
             optional = info.optional if info.optional is not None else (annotated_optional or default is None)
@@ -174,7 +174,27 @@ class ParameterTree:
                 current.append(value)
                 value = current
             setattr(target, name, value)
+        self._check_cells_against_space_groups(params)
         return params
+
+    def _check_cells_against_space_groups(self, params) -> None:
+        """A scope's ``unit_cell`` must fit its ``space_group`` (``gamma=120`` with ``P4`` is refused
+        here, not after a whole indexing run)."""
+        for path, definition in self.definitions.items():
+            if not isinstance(definition.value_type, types.UnitCell):
+                continue
+            scope_path = path.rsplit(".", 1)[0] if "." in path else ""
+            sg_path = f"{scope_path}.space_group" if scope_path else "space_group"
+            sg_def = self.definitions.get(sg_path)
+            if sg_def is None or not isinstance(sg_def.value_type, types.SpaceGroup):
+                continue
+            cell, sg = self.value_of(params, path), self.value_of(params, sg_path)
+            if cell is None or sg is None:
+                continue
+            why = types.cell_contradicts_space_group(cell, sg)
+            if why:
+                raise ParameterError(f"{path} and {sg_path} contradict each other: {why}; "
+                                     "correct one of them (or give only the space group)")
 
     def _instantiate(self, node: ScopeNode):
         obj = node.cls()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 
@@ -59,19 +60,23 @@ class _Number(ValueType):
     cast = float
     what = "a number"
 
-    def __init__(self, min=None, max=None):  # noqa: A002
-        self.min, self.max = min, max
+    def __init__(self, min=None, max=None, above=None):  # noqa: A002
+        self.min, self.max, self.above = min, max, above
 
     def parse(self, text):
         try:
             value = self.cast(text.strip())
         except ValueError:
             raise ValueError(f"'{text}' is not {self.what}") from None
+        if not math.isfinite(value):  # nan and inf pass every bound check below
+            raise ValueError(f"'{text.strip()}' is not a finite number")
         return self.validate(value)
 
     def validate(self, value):
         if value is None:
             return value
+        if self.above is not None and not value > self.above:
+            raise ValueError(f"{value} must be greater than {self.above}")
         if self.min is not None and value < self.min:
             raise ValueError(f"{value} is below the minimum {self.min}")
         if self.max is not None and value > self.max:
@@ -121,6 +126,8 @@ class Floats(ValueType):
             values = tuple(float(p) for p in parts)
         except ValueError:
             raise ValueError(f"'{text}' is not a list of numbers") from None
+        if not all(math.isfinite(v) for v in values):
+            raise ValueError(f"'{text.strip()}' holds a number that is not finite (nan or inf)")
         return self.validate(values)
 
     def validate(self, value):
@@ -267,6 +274,63 @@ class Path(Str):
 
     def parse(self, text):
         return os.path.expanduser(super().parse(text))
+
+
+#: parameters that are lengths or limits by their name (Angstrom, mm, s): only positive values make
+#: sense, whichever plugin declares them (``d_min=-1``, ``max_cell=-5`` are refused as typed)
+POSITIVE_NAMES = frozenset({"d_min", "d_max", "d_min_start", "max_cell", "min_cell", "wavelength", "distance",
+                            "px_size", "max_cell_multiplier"})
+
+
+def bounded_by_name(name: str, value_type: ValueType, default) -> ValueType:
+    """``value_type`` with a lower bound of 0 (exclusive) for a parameter in :data:`POSITIVE_NAMES`
+    that declares no bound of its own (and whose default does not contradict it)."""
+    if (name in POSITIVE_NAMES and type(value_type) in (Float, Int) and value_type.min is None
+            and value_type.above is None
+            and (default is None or (isinstance(default, (int, float)) and default > 0))):
+        return type(value_type)(min=None, max=value_type.max, above=0)
+    return value_type
+
+
+def cell_contradicts_space_group(cell, space_group, length_tolerance=0.02, angle_tolerance=2.0) -> str | None:
+    """Why the cell (a, b, c, alpha, beta, gamma) cannot be one of the space group's lattice, or None.
+
+    The crystal system fixes equal lengths and 90/120 degree angles; the tolerances (2 %, 2
+    degrees) leave room for a cell known only roughly.
+    """
+    import gemmi
+
+    sg = gemmi.SpaceGroup(str(space_group))
+    a, b, c, al, be, ga = (float(v) for v in cell)
+    system = sg.crystal_system_str()
+    if system == "trigonal" and sg.ext == "R" and sg.hm.startswith("R") and ":R" in sg.xhm():
+        system = "rhombohedral"
+
+    def same(x, y):
+        return abs(x - y) <= length_tolerance * max(x, y)
+
+    def angle(x, target):
+        return abs(x - target) <= angle_tolerance
+
+    rules = {
+        "triclinic": [],
+        "monoclinic": [(angle(al, 90) and angle(ga, 90), "alpha = gamma = 90")],
+        "orthorhombic": [(angle(al, 90) and angle(be, 90) and angle(ga, 90), "all angles 90")],
+        "tetragonal": [(same(a, b), "a = b"), (angle(al, 90) and angle(be, 90) and angle(ga, 90), "all angles 90")],
+        "trigonal": [(same(a, b), "a = b"), (angle(al, 90) and angle(be, 90) and angle(ga, 120),
+                                             "alpha = beta = 90, gamma = 120")],
+        "hexagonal": [(same(a, b), "a = b"), (angle(al, 90) and angle(be, 90) and angle(ga, 120),
+                                              "alpha = beta = 90, gamma = 120")],
+        "rhombohedral": [(same(a, b) and same(b, c), "a = b = c"), (angle(al, be) and angle(be, ga),
+                                                                    "alpha = beta = gamma")],
+        "cubic": [(same(a, b) and same(b, c), "a = b = c"), (angle(al, 90) and angle(be, 90) and angle(ga, 90),
+                                                            "all angles 90")],
+    }
+    broken = [what for ok, what in rules.get(system, []) if not ok]
+    if broken:
+        return (f"the unit cell {','.join(f'{v:g}' for v in cell)} is not {system} ({'; '.join(broken)}) "
+                f"as space group {sg.xhm()} needs")
+    return None
 
 
 def parse_value(value_type: ValueType, text: str, optional: bool, path: str):
