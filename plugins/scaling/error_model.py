@@ -59,7 +59,8 @@ class ErrorModel:
         if not self.refined:
             return f"Error model not refined: {self.message}"
         lines = [f"Error model: a = {self.a:.5f}, b = {self.b:.5f} (from {self.n_reflections} reflections)",
-                 f"Estimated I/sigma asymptotic limit (ISa = 1/(a*b)): {self.isa:.2f}"]
+                 (f"Estimated I/sigma asymptotic limit (ISa = 1/(a*b)): {self.isa:.2f}" if self.b >= 1e-4 else
+                  "Estimated I/sigma asymptotic limit (ISa = 1/(a*b)): > 10000 (b ~ 0: no error grows with I)")]
         if self.message:
             lines.append(self.message)
         if self.table:
