@@ -10,9 +10,9 @@ import numpy as np
 
 from friedel.contracts.symmetry import LatticeGroup, MergedDataset, SymmetryMethod, SymmetryResult
 from friedel.errors import FriedelError
-from friedel.phil import param, scope, types
 from friedel.plugins.bravais.correlation import friedel_key
 from friedel.plugins.symmetry.lattice import key, subgroups
+from friedel.plugins.symmetry.params import CosymParams, EvansParams
 from friedel.plugins.symmetry.scoring import confidence
 
 log = logging.getLogger("friedel")
@@ -53,15 +53,6 @@ def _restrict(scores, allowed):
     return chosen
 
 
-@scope
-class EvansParams:
-    """Scoring of symmetry elements and sub-groups (Evans 2011)."""
-
-    min_cc_sigma: float = param(0.1, type=types.Float(min=0.01), expert_level=1,
-                                help="Smallest sigma(CC) used in the likelihoods")
-    seed: int = param(230, help="Random seed (CC calibration on random pairs)", expert_level=1)
-
-
 class EvansLaueGroup(SymmetryMethod):
     """Score each rotation of the lattice group by the correlation of related reflections and
     every sub-group by the likelihoods of the rotations it contains and lacks (POINTLESS-style)."""
@@ -89,23 +80,6 @@ class EvansLaueGroup(SymmetryMethod):
         eye = np.eye(3, dtype=np.int64)
         return SymmetryResult(best.rotations, [eye for _ in datasets], best.likelihood, confidence(ranked),
                               analysis.as_dict(), {}, analysis)
-
-
-@scope
-class CosymParams:
-    """Gildea & Winter (2018): embedding of data sets x lattice operations."""
-
-    dimensions: object = param("Auto", type=types.IntOrAuto(min=2),
-                               help="Dimensions of the embedding (Auto: the elbow of the residual)")
-    weights: str = param("none", choices=["none", "count", "standard_error"],
-                         help="Weights of the pairwise correlations in the target")
-    min_pairs: int = param(3, type=types.Int(min=2), help="Common reflections needed for a pair's correlation")
-    max_iterations: int = param(100, type=types.Int(min=1), help="L-BFGS iterations", expert_level=1)
-    seed: int = param(230, help="Random seed (start of the minimisation)", expert_level=1)
-    seed_dataset: int | None = param(None, type=types.Int(min=0), optional=True,
-                                     help="Data set whose indexing is kept (None: the most central one)")
-    cc_sigma: float = param(0.1, type=types.Float(min=0.01), expert_level=1,
-                            help="sigma(CC) used to score the cosine-based CC estimates")
 
 
 class CosymEmbedding(SymmetryMethod):

@@ -6,6 +6,32 @@ from friedel.phil import param, plugin_choice, scope, types
 
 
 @scope
+class EvansParams:
+    """Scoring of symmetry elements and sub-groups (Evans 2011)."""
+
+    min_cc_sigma: float = param(0.1, type=types.Float(min=0.01), expert_level=1,
+                                help="Smallest sigma(CC) used in the likelihoods")
+    seed: int = param(230, help="Random seed (CC calibration on random pairs)", expert_level=1)
+
+
+@scope
+class CosymParams:
+    """Gildea & Winter (2018): embedding of data sets x lattice operations."""
+
+    dimensions: object = param("Auto", type=types.IntOrAuto(min=2),
+                               help="Dimensions of the embedding (Auto: the elbow of the residual)")
+    weights: str = param("none", choices=["none", "count", "standard_error"],
+                         help="Weights of the pairwise correlations in the target")
+    min_pairs: int = param(3, type=types.Int(min=2), help="Common reflections needed for a pair's correlation")
+    max_iterations: int = param(100, type=types.Int(min=1), help="L-BFGS iterations", expert_level=1)
+    seed: int = param(230, help="Random seed (start of the minimisation)", expert_level=1)
+    seed_dataset: int | None = param(None, type=types.Int(min=0), optional=True,
+                                     help="Data set whose indexing is kept (None: the most central one)")
+    cc_sigma: float = param(0.1, type=types.Float(min=0.01), expert_level=1,
+                            help="sigma(CC) used to score the cosine-based CC estimates")
+
+
+@scope
 class DataParams:
     """Which intensities are used and how they are prepared."""
 

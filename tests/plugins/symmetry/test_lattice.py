@@ -71,3 +71,16 @@ def test_lattices_and_subgroup_counts(cell, lattice, n_subgroups):
 
 def test_hkl_text():
     assert hkl_text(np.array([[0, -1, 0], [1, 0, 0], [0, 0, 1]])) == "k,-h,l"
+
+
+def test_built_in_methods_fit_the_symmetry_contract():
+    from friedel.contracts import check_plugin
+    from friedel.contracts.symmetry import SymmetryMethod
+    from friedel.plugin_manager import build_plugin, get_plugin
+    from friedel.plugins.symmetry.params import SymmetryParams
+
+    for name in ("evans", "cosym"):
+        cls = get_plugin("symmetry_methods", name)
+        assert issubclass(cls, SymmetryMethod) and check_plugin("symmetry_methods", cls) == []
+        method = build_plugin("symmetry_methods", name, SymmetryParams())
+        assert isinstance(method, SymmetryMethod)
