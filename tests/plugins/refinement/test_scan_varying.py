@@ -226,3 +226,31 @@ def test_kernel_predicts_stills_where_lattice_points_meet_the_sphere():
     from friedel.prediction import ewald_projection as kernel_projection, predict as kernel_predict
 
     assert old_predict is kernel_predict and ewald_projection is kernel_projection
+
+
+def test_real_l_cysteine_sweeps_refine_scan_varying(real_data, in_tmp_dir):
+    """import -> find_spots -> index -> refine on the two real 15-image L-cysteine sweeps: the
+    default keeps these 1.5 deg wedges (46 and 27 indexed spots) static and says why in one line
+    each; scan_varying=True gives each sweep its own crystal with A at every image boundary."""
+    import glob
+
+    from friedel.cli.main import main
+
+    images = sorted(glob.glob(str(real_data / "images/l_cysteine/l-cyst_0*.cbf.gz")))
+    if not images:
+        pytest.skip("L-cysteine images not found")
+    assert main(["import", *images]) == 0
+    assert main(["find_spots", "imported.expt"]) == 0
+    assert main(["index", "imported.expt", "strong.refl"]) == 0
+    assert main(["refine", "indexed.expt", "indexed.refl"]) == 0
+    log = (in_tmp_dir / "friedel.refine.log").read_text()
+    static = read_experiments("refined.expt")
+    if all(e.crystal.A_at_scan_points is None for e in static):
+        assert "stays static" in log
+    assert main(["refine", "indexed.expt", "indexed.refl", "scan_varying=True",
+                 "output.experiments=sv.expt", "output.reflections=sv.refl"]) == 0
+    sv = read_experiments("sv.expt")
+    for e in sv:
+        assert e.crystal.num_scan_points == e.scan.num_images + 1
+    if len(sv) > 1:
+        assert sv[0].crystal is not sv[1].crystal
