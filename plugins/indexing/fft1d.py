@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from friedel.contracts.indexing import IndexingMethod
 from friedel.plugins.indexing.params import Fft1dParams  # in a cheap module: parameter trees need no numba
 from friedel.plugins.indexing.vectors import hemisphere_directions
 
@@ -50,14 +51,11 @@ def periodicity_spectrum(rlp: np.ndarray, directions: np.ndarray, q_max: float, 
     return amp, period
 
 
-class Fft1d:
+class Fft1d(IndexingMethod):
     """1D FFTs of projections onto hemisphere directions (suited to narrow wedges)."""
 
     name = "fft1d"
     Params = Fft1dParams
-
-    def __init__(self, params: Fft1dParams | None = None):
-        self.params = params or Fft1dParams()
 
     def find_vectors(self, rlp: np.ndarray, max_cell: float, d_min: float, unit_cell=None):
         q = np.linalg.norm(rlp, axis=1)

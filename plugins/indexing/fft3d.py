@@ -12,17 +12,15 @@ import numpy as np
 import scipy.fft
 from scipy import ndimage
 
+from friedel.contracts.indexing import IndexingMethod
 from friedel.plugins.indexing.params import Fft3dParams  # in a cheap module: parameter trees need no scipy
 
 
-class Fft3d:
+class Fft3d(IndexingMethod):
     """Gridded 3D FFT of the reciprocal-lattice points (default; works for most rotation data)."""
 
     name = "fft3d"
     Params = Fft3dParams
-
-    def __init__(self, params: Fft3dParams | None = None):
-        self.params = params or Fft3dParams()
 
     def find_vectors(self, rlp: np.ndarray, max_cell: float, d_min: float, unit_cell=None):
         """Candidate real-space vectors (n x 3, Angstrom) and their peak heights."""

@@ -23,6 +23,7 @@ import itertools
 import numpy as np
 from numba import njit
 
+from friedel.contracts.indexing import IndexingMethod
 from friedel.errors import FriedelError
 from friedel.plugins.indexing.params import RealSpaceGridSearchParams  # cheap module: no numba for trees
 from friedel.plugins.indexing import lattice as lat
@@ -60,15 +61,12 @@ _COMBINATIONS = np.array([c for c in itertools.product(range(-2, 3), repeat=3)
                           if any(c) and next(x for x in c if x) > 0], dtype=float)
 
 
-class RealSpaceGridSearch:
+class RealSpaceGridSearch(IndexingMethod):
     """Score real-space directions for the edges of a known cell (needs unit_cell=)."""
 
     name = "real_space_grid_search"
     Params = RealSpaceGridSearchParams
     needs_unit_cell = True
-
-    def __init__(self, params: RealSpaceGridSearchParams | None = None):
-        self.params = params or RealSpaceGridSearchParams()
 
     def find_vectors(self, rlp: np.ndarray, max_cell: float, d_min: float, unit_cell=None):
         if unit_cell is None:

@@ -19,6 +19,7 @@ import scipy.linalg
 import scipy.sparse
 import scipy.sparse.linalg
 
+from friedel.contracts.refinement import Engine
 from friedel.errors import FriedelError
 
 
@@ -54,7 +55,7 @@ def covariance(N) -> np.ndarray:
     return np.linalg.pinv(N * np.outer(s, s), rcond=1e-12) * np.outer(s, s)
 
 
-class GaussNewton:
+class GaussNewton(Engine):
     """Gauss-Newton: the full step ``N dp = -g`` each iteration."""
 
     name = "GaussNewton"
@@ -82,7 +83,7 @@ class GaussNewton:
         return history
 
 
-class LevMar:
+class LevMar(Engine):
     """Levenberg-Marquardt with Nielsen's damping update: Gauss-Newton steps near the
     minimum, gradient-like steps far from it; a step that raises the target is rejected."""
 

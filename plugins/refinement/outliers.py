@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from friedel.contracts.refinement import OutlierRejector
 from friedel.phil import param, scope, types
 
 
@@ -19,13 +20,10 @@ def _chi2_ppf(q, dof):
     return chdtri(dof, 1.0 - q)
 
 
-class NullRejector:
+class NullRejector(OutlierRejector):
     """No outlier rejection."""
 
     name = "null"
-
-    def __init__(self, params=None):
-        self.params = params
 
     def __call__(self, residuals, variances=None):
         return np.zeros(len(residuals), bool)
@@ -37,14 +35,11 @@ class TukeyParams:
                                   help="Reject residuals beyond this many interquartile ranges outside the quartiles")
 
 
-class TukeyRejector:
+class TukeyRejector(OutlierRejector):
     """Tukey's fences on each residual component separately (X, Y, phi)."""
 
     name = "tukey"
     Params = TukeyParams
-
-    def __init__(self, params=None):
-        self.params = params or TukeyParams()
 
     def describe(self) -> str:
         return f"a residual beyond {self.params.iqr_multiplier:g} interquartile ranges outside the quartiles"
@@ -65,7 +60,7 @@ class SauterPoonParams:
                                   expert_level=1)
 
 
-class SauterPoonRejector:
+class SauterPoonRejector(OutlierRejector):
     """Positional residuals on the detector, after Sauter & Poon (2010): the in-plane residual
     length of well-measured spots follows a Rayleigh distribution, whose scale is estimated
     robustly from the median; spots in the tail where fewer than ``expected_false`` of this
@@ -73,9 +68,6 @@ class SauterPoonRejector:
 
     name = "sauter_poon"
     Params = SauterPoonParams
-
-    def __init__(self, params=None):
-        self.params = params or SauterPoonParams()
 
     def describe(self) -> str:
         return (f"an in-plane residual in the Rayleigh tail where fewer than {self.params.expected_false:g} "
@@ -163,15 +155,12 @@ def _mahalanobis2(X, mean, cov):
     return np.sum((diff @ np.linalg.pinv(cov)) * diff, axis=1)
 
 
-class McdRejector:
+class McdRejector(OutlierRejector):
     """Robust Mahalanobis distance of the residual vectors from the Minimum Covariance
     Determinant estimate of their location and scatter (FAST-MCD)."""
 
     name = "mcd"
     Params = McdParams
-
-    def __init__(self, params=None):
-        self.params = params or McdParams()
 
     def describe(self) -> str:
         return (f"robust Mahalanobis distance of the (X, Y, phi) residuals beyond the "

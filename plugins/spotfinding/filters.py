@@ -13,10 +13,11 @@ import functools
 import gemmi
 import numpy as np
 
+from friedel.contracts.spotfinding import SpotFilter
 from friedel.errors import ParameterError
-from .params import BackgroundGradientParams, FilterParams, IceRingParams, UntrustedParams  # noqa: F401
 
 from .labelling import PEAK_COLUMN
+from .params import BackgroundGradientParams, FilterParams, IceRingParams, UntrustedParams  # noqa: F401
 
 
 # ---------------------------------------------------------------------------------------
@@ -34,7 +35,7 @@ def spot_resolution(reflections, experiments) -> np.ndarray:
     return d
 
 
-class MinSpotSize:
+class MinSpotSize(SpotFilter):
     """Remove spots with fewer strong pixels than ``min_spot_size``."""
 
     name = "min_spot_size"
@@ -47,7 +48,7 @@ class MinSpotSize:
         return reflections["n_signal"] >= int(size)
 
 
-class MaxSpotSize:
+class MaxSpotSize(SpotFilter):
     """Remove spots with more strong pixels than ``max_spot_size``."""
 
     name = "max_spot_size"
@@ -58,7 +59,7 @@ class MaxSpotSize:
         return reflections["n_signal"] <= int(params.max_spot_size)
 
 
-class MaxSeparation:
+class MaxSeparation(SpotFilter):
     """Remove spots whose brightest pixel is far from the centroid (merged or streaky spots)."""
 
     name = "max_separation"
@@ -70,7 +71,7 @@ class MaxSeparation:
         return sep <= params.max_separation
 
 
-class ResolutionRange:
+class ResolutionRange(SpotFilter):
     """Remove spots outside ``d_min`` .. ``d_max`` (Angstrom)."""
 
     name = "resolution"
@@ -103,7 +104,7 @@ def ice_ring_d_spacings(d_min: float = 0.8) -> np.ndarray:
     return np.unique(np.round(d[allowed], 4))[::-1]
 
 
-class IceRings:
+class IceRings(SpotFilter):
     """Remove spots on hexagonal-ice powder rings (``ice_rings.filter=True``)."""
 
     name = "ice_rings"
@@ -133,7 +134,7 @@ def _points_in_polygon(x, y, poly):
     return inside
 
 
-class UntrustedRegions:
+class UntrustedRegions(SpotFilter):
     """Remove spots centred in untrusted rectangles, circles or polygons."""
 
     name = "untrusted"
@@ -155,7 +156,7 @@ class UntrustedRegions:
         return keep
 
 
-class BackgroundGradient:
+class BackgroundGradient(SpotFilter):
     """Remove spots whose surrounding background has a steep gradient.
 
     Works on the summed foreground-free border of each spot's shoebox region, read back

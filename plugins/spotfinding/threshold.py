@@ -27,6 +27,8 @@ import math
 import numba
 import numpy as np
 
+from friedel.contracts.spotfinding import Threshold
+
 from .params import DispersionParams, GlobalParams  # noqa: F401 - scopes live in params.py
 
 
@@ -157,14 +159,11 @@ def valid_pixels(image, mask, trusted_range) -> np.ndarray:
 # ---------------------------------------------------------------------------------------
 # plugins
 # ---------------------------------------------------------------------------------------
-class DispersionThreshold:
+class DispersionThreshold(Threshold):
     """Strong pixels by the local index of dispersion (default; fast one-pass kernel)."""
 
     name = "dispersion"
     Params = DispersionParams
-
-    def __init__(self, params: DispersionParams | None = None):
-        self.params = params or DispersionParams()
 
     def __call__(self, image, mask, trusted_range=(-np.inf, np.inf)) -> np.ndarray:
         p = self.params
@@ -299,7 +298,7 @@ def extended_kernel(image, mask, lo, hi, kx, ky, gain, n_sigma_b, n_sigma_s, thr
                 out[y, x] = True
 
 
-class DispersionExtendedThreshold:
+class DispersionExtendedThreshold(Threshold):
     """Extended dispersion threshold (default, as in DIALS): the background of each spot is
     measured without the spot.
 
@@ -327,14 +326,11 @@ class DispersionExtendedThreshold:
         return out
 
 
-class GlobalThreshold:
+class GlobalThreshold(Threshold):
     """Every good pixel above one fixed count threshold is strong (simple, for clean data)."""
 
     name = "global"
     Params = GlobalParams
-
-    def __init__(self, params: GlobalParams | None = None):
-        self.params = params or GlobalParams()
 
     def __call__(self, image, mask, trusted_range=(-np.inf, np.inf)) -> np.ndarray:
         return valid_pixels(image, mask, trusted_range) & (image > self.params.threshold)
