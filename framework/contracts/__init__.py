@@ -92,9 +92,14 @@ def check_plugin(point: str, plugin) -> list[str]:
     if contract is None:
         return problems
     base = getattr(contract, "subclass_of", None)
-    if base and not issubclass(plugin, _load(base)):
+    base_cls = _load(base) if base else None
+    if base_cls is not None and not issubclass(plugin, base_cls):
         problems.append(f"it must subclass {base.replace(':', '.')}")
     for method in sorted(getattr(contract, "__abstractmethods__", ())):
+        owner = next((c for c in plugin.__mro__ if method in c.__dict__), None)
+        if base_cls is not None and owner is not None and owner in base_cls.__mro__:
+            problems.append(f"it does not implement {method} (the base class {base_cls.__name__} only declares it)")
+            continue
         problems += _method_problems(contract, plugin, method)
     custom = getattr(contract, "construction_problems", None)
     problems += custom(plugin) if custom is not None else _construction_problems(contract, plugin)
