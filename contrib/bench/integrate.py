@@ -156,7 +156,7 @@ def main():
         for n_images, d in ((args.images, short), (args.images * args.long, base / f"thaumatin_{args.images * args.long}")):
             simulate(d, n_images)
             if not (d / "indexed.refl").exists():
-                run(["friedel", "find_spots", "truth.expt"], d, "find_spots.log")
+                run(["friedel", "find_spots", "header.expt"], d, "find_spots.log")  # truth.expt: crystal not picklable
                 _index_with_truth(str(d))
             mem = d / "memory"
             mem.mkdir(exist_ok=True)

@@ -79,6 +79,12 @@ class ProfileModel(abc.ABC):
     ``profile.<name>``). The model is then :meth:`estimate`-d once from the experiment's strong
     indexed spots (or takes the user's values) before it is asked for shoeboxes.
 
+    Optional methods the integrator uses when present: ``refine_sigma_m(frames, spot, frame,
+    counts)`` re-estimates the rocking width from the background-subtracted counts of the
+    reference reflections on each frame of their boxes (after the first pass over the images),
+    and ``adopt(sigma_b, sigma_m)`` takes widths (radians) from other experiments when this one
+    has too few spots (``estimate`` raised ``TooFewSpots``).
+
     Invariants: bounding boxes always contain the foreground (the ellipse
     |J (x - centre)| <= foreground radius on every frame of the box); box z ranges lie in
     the scan's frame range and are never empty; partiality is in [0, 1].

@@ -146,7 +146,7 @@ def _glm_level(values, c):
         new = mu + step
         if new <= 0.0:
             new = 0.5 * mu
-        if abs(new - mu) <= 1e-6 * max(mu, 1e-3):
+        if abs(new - mu) <= 1e-5 * max(mu, 1e-3):
             mu = new
             break
         mu = new

@@ -190,7 +190,7 @@ def accumulate_profiles(data, mask, background, offsets, shapes, bbox, centre, j
             for a in range(3):
                 d2 += (position[b, a] - profile_centres[p, a]) ** 2
             w = math.exp(-four_ln2 * d2)
-            if w < 1e-3:
+            if w < 0.05:  # the own profile and its nearest neighbours
                 continue
             weight[p] += w
             count[p] += 1

@@ -34,36 +34,45 @@ def _is_foreground(x, y, cx, cy, j00, j01, j10, j11, r2):
 
 
 @njit(cache=True)
-def paint_foreground(count, rows, bbox, centre, jac, radius2):
-    """Add 1 to ``count`` (ny, nx) at the foreground pixels of reflections ``rows``."""
-    ny, nx = count.shape
-    for r in rows:
-        x0 = max(bbox[r, 0], 0)
-        x1 = min(bbox[r, 1], nx)
-        y0 = max(bbox[r, 2], 0)
-        y1 = min(bbox[r, 3], ny)
+def foreground_planes(bbox, centre, jac, radius2):
+    """The 2-D foreground test of every box, once: (offsets, flat uint8 planes (ny, nx))."""
+    n = len(bbox)
+    offsets = np.zeros(n + 1, np.int64)
+    for r in range(n):
+        offsets[r + 1] = offsets[r] + (bbox[r, 1] - bbox[r, 0]) * (bbox[r, 3] - bbox[r, 2])
+    planes = np.zeros(offsets[n], np.uint8)
+    for r in range(n):
         cx, cy = centre[r, 0], centre[r, 1]
         j00, j01, j10, j11 = jac[r, 0, 0], jac[r, 0, 1], jac[r, 1, 0], jac[r, 1, 1]
         r2 = radius2[r]
-        for y in range(y0, y1):
-            for x in range(x0, x1):
+        i = offsets[r]
+        for y in range(bbox[r, 2], bbox[r, 3]):
+            for x in range(bbox[r, 0], bbox[r, 1]):
                 if _is_foreground(x, y, cx, cy, j00, j01, j10, j11, r2):
-                    count[y, x] += 1
+                    planes[i] = 1
+                i += 1
+    return offsets, planes
 
 
 @njit(cache=True)
-def clear_foreground(count, rows, bbox):
+def paint_foreground(count, rows, bbox, fg_offsets, fg_planes, sign):
+    """Add ``sign`` to ``count`` (ny, nx) at the foreground pixels of reflections ``rows``."""
     ny, nx = count.shape
     for r in rows:
-        for y in range(max(bbox[r, 2], 0), min(bbox[r, 3], ny)):
-            for x in range(max(bbox[r, 0], 0), min(bbox[r, 1], nx)):
-                count[y, x] = 0
+        x0, x1, y0, y1 = bbox[r, 0], bbox[r, 1], bbox[r, 2], bbox[r, 3]
+        i = fg_offsets[r]
+        for y in range(y0, y1):
+            for x in range(x0, x1):
+                if fg_planes[i] and 0 <= y < ny and 0 <= x < nx:
+                    count[y, x] += sign
+                i += 1
 
 
 @njit(cache=True)
-def extract_frame(frame, image, good, count, rows, bbox, centre, jac, radius2, offsets, data, mask,
+def extract_frame(frame, image, good, count, rows, job_rows, bbox, offsets, fg_offsets, fg_planes, data, mask,
                   overloaded, gain, pedestal, trusted_low, trusted_high):
-    """Copy frame ``frame`` of one panel into the boxes ``rows`` (window-local indices).
+    """Copy frame ``frame`` of one panel into the window's boxes ``rows`` (``job_rows`` maps them
+    to the job's foreground planes).
 
     A pixel is valid where the static mask ``good`` allows it (panel masks, module gaps) and
     its raw value is inside the trusted range (low, high]; foreground pixels above the range
@@ -75,15 +84,14 @@ def extract_frame(frame, image, good, count, rows, bbox, centre, jac, radius2, o
         nx = x1 - x0
         ny = y1 - y0
         base = offsets[r] + (frame - z0) * ny * nx
-        cx, cy = centre[r, 0], centre[r, 1]
-        j00, j01, j10, j11 = jac[r, 0, 0], jac[r, 0, 1], jac[r, 1, 0], jac[r, 1, 1]
-        r2 = radius2[r]
+        plane = fg_offsets[job_rows[r]]
         for yy in range(ny):
             y = y0 + yy
             for xx in range(nx):
                 x = x0 + xx
-                i = base + yy * nx + xx
-                fg = _is_foreground(x, y, cx, cy, j00, j01, j10, j11, r2)
+                k = yy * nx + xx
+                i = base + k
+                fg = fg_planes[plane + k] != 0
                 code = FOREGROUND if fg else BACKGROUND
                 if 0 <= y < ny_img and 0 <= x < nx_img:
                     raw = image[y, x]

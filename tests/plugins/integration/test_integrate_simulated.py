@@ -137,3 +137,17 @@ def test_bad_input_gives_one_line_errors(tiny_sweep, capsys):
         assert main(["integrate", "truth.expt", "indexed.refl", "output.reflections=indexed.refl"]) == 1
     finally:
         os.chdir(old)
+
+
+def test_excluded_images_are_left_out(tiny_sweep):
+    assert integrate_in(tiny_sweep, "exclude_images=5,5", out="excluded") == 0
+    t = read_reflections(tiny_sweep / "excluded.refl")
+    z = t["xyzcal.px"][:, 2]
+    assert len(t) > 2000
+    assert not np.any((z >= 4) & (z < 5))  # image 5 spans frames [4, 5)
+    report = json.loads((tiny_sweep / "friedel.integrate.json").read_text())
+    assert report["counts"]["excluded_images"] > 100
+    # a reflection reaching into image 5 from image 4 keeps only its valid pixels: no summation
+    crossing = (t["bbox"][:, 4] <= 4) & (t["bbox"][:, 5] > 4)
+    assert not np.any(t["flags"][crossing] & int(Flags.integrated_sum))
+
