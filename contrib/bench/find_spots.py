@@ -1,7 +1,7 @@
 """Throughput of spot finding: images/s and Mpixel/s, next to the time to just decode the images.
 
 usage: python contrib/bench/find_spots.py [--stills DIR] [--sweep imported.expt] [--nproc 1 2]
-                                          [--algorithm dispersion]
+                                          [--algorithm dispersion_extended]
 
 (a) the real Pilatus3 6M thaumatin stills (../shared/data/real/images/thaumatin_grid), one
     experiment per still built from the image headers;
@@ -65,7 +65,7 @@ def main() -> None:
     ap.add_argument("--stills", default=str(REPO.parent / "shared/data/real/images/thaumatin_grid"))
     ap.add_argument("--sweep", default=None, help="imported/header .expt of a simulated sweep")
     ap.add_argument("--nproc", type=int, nargs="+", default=[1, 2])
-    ap.add_argument("--algorithm", default="dispersion")
+    ap.add_argument("--algorithm", default="dispersion_extended")
     args = ap.parse_args()
 
     cases = []
