@@ -9,9 +9,9 @@ from friedel.phil import ParamInfo, param, scope, types
 
 def model_choice(default: str = "auto", help: str = ""):  # noqa: A002
     """``model=auto|physical|KB|...``: a plugin choice that also accepts ``auto``."""
-    from friedel.plugin_manager import registry
+    from friedel.plugin_manager import plugin_names  # names only: no model is imported to list them
 
-    info = ParamInfo(help=help, value_type=types.Choice(lambda: ["auto"] + sorted(registry("scaling_models"))),
+    info = ParamInfo(help=help, value_type=types.Choice(lambda: ["auto"] + sorted(plugin_names("scaling_models"))),
                      optional=False, plugin_point="scaling_models")
     return attrs.field(default=default, metadata={"friedel": info})
 
