@@ -28,6 +28,8 @@ from friedel.plugins.refinement.prediction import ExperimentObservations, gradie
 
 log = logging.getLogger("friedel")
 
+CHUNK = 50_000  # observations per Jacobian block (bounds memory: parameters x 3 x CHUNK doubles)
+
 
 @attrs.define
 class Evaluation:
@@ -133,45 +135,52 @@ class RefinementProblem:
         counts = np.zeros(3)
         nref = 0
         residuals, oks = [], []
-        for i_expt, obs in self.observations.items():
+        for i_expt, all_obs in self.observations.items():
             expt = self.experiments[i_expt]
             sv = self.sv_models.get(i_expt)
-            A = None if sv is None else sv.observation_A(expt.scan.frame_from_angle(np.degrees(obs.obs[:, 2])))
-            pred = predict(expt, obs.hkl, obs.panel, obs.obs[:, 2], A=A)
-            res = pred.xyz - obs.obs  # for stills the third column is DeltaPsi, observed as zero
-            w = 1.0 / obs.var
-            ok = pred.ok & np.all(np.isfinite(res), axis=1)
-            res[~ok] = 0.0
-            w = w * ok[:, None]
-            residuals.append(res)
-            oks.append(ok)
-            chi2 += float(np.sum(w * res**2))
-            sq += np.sum(res**2 * (w > 0), axis=0)
-            counts += np.sum(w > 0, axis=0)
-            nref += int(ok.sum())
-            if not gradients or P == 0:
-                continue
-            cols, idx = [], []
-            for p, lo in zip(self.parameterisations, self.offsets[:-1]):
-                if i_expt not in p.experiment_ids:
+            res_parts, ok_parts = [], []
+            # in chunks of observations: the Jacobian of one chunk is all that is held at once
+            for start in range(0, max(len(all_obs), 1), CHUNK):
+                obs = all_obs.select(slice(start, start + CHUNK))
+                frames = None if sv is None else expt.scan.frame_from_angle(np.degrees(obs.obs[:, 2]))
+                A = None if sv is None else sv.observation_A(frames)
+                pred = predict(expt, obs.hkl, obs.panel, obs.obs[:, 2], A=A)
+                res = pred.xyz - obs.obs  # for stills the third column is DeltaPsi, observed as zero
+                w = 1.0 / obs.var
+                ok = pred.ok & np.all(np.isfinite(res), axis=1)
+                res[~ok] = 0.0
+                w = w * ok[:, None]
+                res_parts.append(res)
+                ok_parts.append(ok)
+                chi2 += float(np.sum(w * res**2))
+                sq += np.sum(res**2 * (w > 0), axis=0)
+                counts += np.sum(w > 0, axis=0)
+                nref += int(ok.sum())
+                if not gradients or P == 0:
                     continue
-                if p.kind == "A_sv":
-                    cols.append(p.observation_gradients(pred, obs, expt, gradients_of)[p.free])
+                cols, idx = [], []
+                for p, lo in zip(self.parameterisations, self.offsets[:-1]):
+                    if i_expt not in p.experiment_ids:
+                        continue
+                    if p.kind == "A_sv":
+                        cols.append(p.observation_gradients(pred, obs, expt, gradients_of)[p.free])
+                    else:
+                        deriv = p.derivatives(expt)[p.free]
+                        cols.append(gradients_of(pred, obs.hkl, p.kind, deriv, expt))
+                    idx.append(np.arange(lo, lo + p.n_free))
+                if not cols:
+                    continue
+                J = np.concatenate(cols, axis=0).reshape(-1, len(obs) * 3)  # P_e x 3n
+                idx = np.concatenate(idx)
+                Jw = J * w.reshape(-1)
+                Ne = Jw @ J.T
+                g[idx] += Jw @ res.reshape(-1)
+                if self.sparse:
+                    blocks.append((idx, Ne))
                 else:
-                    deriv = p.derivatives(expt)[p.free]
-                    cols.append(gradients_of(pred, obs.hkl, p.kind, deriv, expt))
-                idx.append(np.arange(lo, lo + p.n_free))
-            if not cols:
-                continue
-            J = np.concatenate(cols, axis=0).reshape(-1, len(obs) * 3)  # P_e x 3n
-            idx = np.concatenate(idx)
-            Jw = J * w.reshape(-1)
-            Ne = Jw @ J.T
-            g[idx] += Jw @ res.reshape(-1)
-            if self.sparse:
-                blocks.append((idx, Ne))
-            else:
-                N[np.ix_(idx, idx)] += Ne
+                    N[np.ix_(idx, idx)] += Ne
+            residuals.append(np.concatenate(res_parts))
+            oks.append(np.concatenate(ok_parts))
         if self.sparse and gradients:
             rows = np.concatenate([np.repeat(i, len(i)) for i, _ in blocks]) if blocks else np.zeros(0, int)
             cols_ = np.concatenate([np.tile(i, len(i)) for i, _ in blocks]) if blocks else np.zeros(0, int)
