@@ -18,16 +18,16 @@ import numpy as np
 from friedel.contracts.integration import ProfileEstimate
 from friedel.errors import FriedelError
 from friedel.flags import Flags
-from friedel.parallel import resolve_nproc, run_blocks
+from friedel.parallel import resolve_nproc
 from friedel.plugin_manager import build_plugin
-from friedel.progress import Progress
 from friedel.reflection_table import ReflectionTable
 
 from . import blocks
-from .corrections import lorentz_polarisation, quantum_efficiency
+from .jobs import excluded_frames, merge_results, run_pass, without_crystal
 from .kabsch import local_frames
+from .output_columns import assemble
 from .prediction import match_reference, predict_experiment, reference_spots
-from .processor import BYTES_PER_VOXEL, Job, JobGeometry, run_job
+from .processor import BYTES_PER_VOXEL
 from .profile_fitting import ProfileGrid, ReferenceProfiles
 from .profile_model import TooFewSpots
 
@@ -49,22 +49,6 @@ class IntegrationResult:
     memory: dict = field(default_factory=dict)
 
 
-def _excluded_frames(scan, exclude_images) -> np.ndarray:
-    frames = []
-    for first, last in exclude_images or []:
-        frames.extend(range(int(first) - 1, int(last)))
-    lo, hi = scan.array_range
-    return np.array([f for f in frames if lo <= f < hi], np.int64)
-
-
-def _imageset_groups(experiments) -> list[list[int]]:
-    """Experiments that share images (several lattices in one sweep) are integrated together."""
-    groups: dict = {}
-    for i, e in enumerate(experiments):
-        ref = e.imageset
-        key = (ref.template if ref is not None and ref.template else id(ref), tuple(e.scan.image_range))
-        groups.setdefault(key, []).append(i)
-    return list(groups.values())
 
 
 def integrate(experiments, reflections: ReflectionTable, params, opener=None) -> IntegrationResult:
@@ -197,7 +181,7 @@ def integrate(experiments, reflections: ReflectionTable, params, opener=None) ->
     backgrounds = {}
     for i, e in enumerate(experiments):
         backgrounds[i] = build_plugin("background_algorithms", ip.background.algorithm, ip.background,
-                                      experiment=_without_crystal(e), background_scope=ip.background)
+                                      experiment=without_crystal(e), background_scope=ip.background)
     chosen = getattr(backgrounds[0], "chosen", ip.background.algorithm)
     log.info(f"Background: {chosen}" + (" (auto)" if ip.background.algorithm == "auto" else ""))
     jacobian = np.zeros((n, 2, 2))
@@ -211,7 +195,7 @@ def integrate(experiments, reflections: ReflectionTable, params, opener=None) ->
         t0 = time.perf_counter()
         ref_owned = learn.copy()
         acc = profiles.empty_like()
-        results = _run_pass("model", ref_owned, profile_index, None, inputs, "Modelling profiles")
+        results = run_pass("model", ref_owned, profile_index, None, inputs, "Modelling profiles")
         for _, _, part in results:
             if part is not None:
                 acc.add(part)
@@ -260,11 +244,11 @@ def integrate(experiments, reflections: ReflectionTable, params, opener=None) ->
     if fitting:
         fit_index = profiles.substitute[profile_index]
     t0 = time.perf_counter()
-    results = _run_pass("integrate", ~skip, fit_index, profiles if fitting else None, inputs,
+    results = run_pass("integrate", ~skip, fit_index, profiles if fitting else None, inputs,
                         "Integrating")
     timing["integration"] = time.perf_counter() - t0
-    merged = _merge_results(results, n)
-    out, extra = _assemble(table, merged, experiments, params, fitting, fit_index, skip)
+    merged = merge_results(results, n)
+    out, extra = assemble(table, merged, experiments, params, fitting, fit_index, skip)
     counts.update(extra)
     timing["total"] = time.perf_counter() - t_start
     return IntegrationResult(experiments, out, n, counts, estimates, profiles if fitting else None, timing,
@@ -292,7 +276,7 @@ def _shoebox_geometry(experiments, models, frames_all, table, params):
         radius[sel] = models[i].foreground_radius(fr)
         sigma_z[sel] = models[i].rocking_sigma_frames(fr)
         partiality[sel] = models[i].partiality(fr, bbox[sel])
-        ex = _excluded_frames(e.scan, params.integration.exclude_images)
+        ex = excluded_frames(e.scan, params.integration.exclude_images)
         if len(ex):
             excluded[sel] = np.isin(np.floor(table["xyzcal.px"][sel, 2]).astype(np.int64), ex)
     table["bbox"] = bbox.astype(np.int32)
@@ -323,13 +307,6 @@ def _isolated(table, rows, radius_px: float = 8.0, frames: float = 2.0) -> np.nd
     return counts <= 1
 
 
-def _without_crystal(e):
-    """What a worker needs of an experiment (beam, detector, scan, images): small and picklable."""
-    from friedel.models.experiment import Experiment
-
-    return Experiment(beam=e.beam, detector=e.detector, goniometer=e.goniometer, scan=e.scan, imageset=e.imageset,
-                      identifier=e.identifier)
-
 
 def _needs_estimate(params, experiment) -> bool:
     scope_ = getattr(params.profile, params.profile.algorithm, None)
@@ -347,165 +324,3 @@ def _scan_hi(experiments, ids):
 def _frames_per_experiment(experiments, table):
     ids = table["id"]
     return {i: local_frames(e, table.select(ids == i)) for i, e in enumerate(experiments)}
-
-
-def _run_pass(mode, owned_all, profile_index, profiles, inp, label):
-    table, bbox = inp["table"], inp["bbox"]
-    experiments, params = inp["experiments"], inp["params"]
-    ids = table["id"]
-    valid_box = bbox[:, 5] > bbox[:, 4]
-    jobs = []
-    for group in _imageset_groups(experiments):
-        lead = experiments[group[0]]
-        in_group = np.isin(ids, group) & valid_box
-        rows = np.flatnonzero(in_group)
-        z0 = bbox[rows, 4]
-        ranges = blocks.job_ranges(z0, lead.scan.array_range, inp["nproc"], inp["block_frames"])
-        excluded = _excluded_frames(lead.scan, params.integration.exclude_images)
-        for start, stop in ranges:
-            own = owned_all[rows] & (z0 >= start) & (z0 < stop)
-            if not own.any():
-                continue
-            read_end = int(bbox[rows[own], 5].max())
-            touch = (bbox[rows, 4] < read_end) & (bbox[rows, 5] > start)
-            sub = rows[touch]
-            geom = _geometry(inp, sub, own[touch], profile_index)
-            jobs.append(Job(mode=mode, experiment=_without_crystal(lead), frames=(start, read_end), excluded_frames=excluded,
-                            geometry=geom, background=inp["backgrounds"][group[0]], window_voxels=inp["voxels"],
-                            profiles=profiles if mode == "integrate" else inp["profile_template"],
-                            min_i_over_sigma=params.profile.reference.min_i_over_sigma, opener=inp["opener"]))
-    if not jobs:
-        return []
-    with Progress(len(jobs), label) as bar:
-        return run_blocks(run_job, jobs, params.integration.mp, on_done=lambda i: bar.advance())
-
-
-def _geometry(inp, rows, owned, profile_index) -> JobGeometry:
-    table = inp["table"]
-    fr_centre = table["xyzcal.px"][rows]
-    jac = inp["jacobian"][rows]
-    return JobGeometry(
-        rows=rows, owned=owned, panel=np.ascontiguousarray(table["panel"][rows]),
-        bbox=np.ascontiguousarray(inp["bbox"][rows]), centre=np.ascontiguousarray(fr_centre),
-        jacobian=np.ascontiguousarray(jac), radius2=np.ascontiguousarray(inp["radius"][rows] ** 2),
-        sigma_z=np.ascontiguousarray(inp["sigma_z"][rows]), experiment=np.ascontiguousarray(table["id"][rows].astype(np.int64)),
-        profile=np.ascontiguousarray(profile_index[rows]), position=np.ascontiguousarray(inp["position"][rows]),
-        learn=np.ascontiguousarray(inp["learn"][rows]))
-
-
-def _merge_results(results, n):
-    merged = {}
-    for rows, res, _ in results:
-        for k, v in res.items():
-            if k not in merged:
-                shape = (n,) + v.shape[1:]
-                merged[k] = np.zeros(shape, v.dtype)
-            merged[k][rows] = v
-    merged["done"] = np.zeros(n, bool)
-    for rows, _, _ in results:
-        merged["done"][rows] = True
-    return merged
-
-
-def _assemble(table, r, experiments, params, fitting, fit_index, skip):
-    """Columns and flags of integrated.refl (DIALS names and bits)."""
-    n = len(table)
-    ip = params.integration
-    done = r["done"] & ~skip
-    for name in ("intensity.sum.value", "intensity.sum.variance", "background.mean", "background.sum.value",
-                 "background.sum.variance"):
-        table[name] = np.where(done, r[name], 0.0)
-    for name in ("num_pixels.valid", "num_pixels.background", "num_pixels.background_used", "num_pixels.foreground"):
-        table[name] = np.where(done, r[name], 0).astype(np.int32)
-    n_fg = r["num_pixels.foreground"]
-    n_fg_valid = r["num_pixels.foreground_valid"]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        valid_fraction = np.where(n_fg > 0, n_fg_valid / np.maximum(n_fg, 1), 0.0)
-    bg_ok = r["background.ok"]
-    too_few_valid = done & (valid_fraction < ip.valid_foreground_threshold)
-    table.set_flags(too_few_valid, Flags.dont_integrate)
-    table.set_flags(done & ~bg_ok, Flags.failed_during_background_modelling | Flags.dont_integrate)
-    measurable = done & bg_ok & ~too_few_valid
-    complete = measurable & (n_fg_valid == n_fg) & (n_fg > 0)
-    # a foreground shared with another reflection holds its photons too: summation cannot
-    # separate them (profile fitting leaves the shared pixels out)
-    shared = r["num_pixels.overlapped_fg"] > 0
-    sum_ok = complete & ~shared
-    table.set_flags(sum_ok, Flags.integrated_sum)
-    table.set_flags(measurable & ~complete, Flags.foreground_includes_bad_pixels | Flags.failed_during_summation)
-    table.set_flags(complete & shared, Flags.failed_during_summation)
-    table.set_flags(done & r["overloaded"], Flags.overloaded)
-    table.set_flags(done & (r["num_pixels.overlapped_fg"] > 0), Flags.overlapped_fg)
-    table.set_flags(done & (r["num_pixels.overlapped_bg"] > 0), Flags.overlapped_bg)
-    counts = {}
-    if fitting:
-        prf_ok = measurable & r["prf.ok"]
-        table["intensity.prf.value"] = np.where(prf_ok, r["intensity.prf.value"], 0.0)
-        table["intensity.prf.variance"] = np.where(prf_ok, r["intensity.prf.variance"], -1.0)
-        table["profile.correlation"] = np.where(prf_ok, r["profile.correlation"], 0.0)
-        table.set_flags(prf_ok, Flags.integrated_prf)
-        no_profile = measurable & (fit_index < 0)
-        table.set_flags(measurable & ~prf_ok & ~no_profile, Flags.failed_during_profile_fitting)
-        counts["no_reference_profile"] = int(no_profile.sum())
-        counts["failed_profile_fitting"] = int((measurable & ~prf_ok & ~no_profile).sum())
-    # observed centroid (summation foreground); predicted where nothing positive was seen
-    cen = r["centroid"]
-    good_c = done & (cen[:, 0] >= 0)
-    obs = np.where(good_c[:, None], cen, table["xyzcal.px"])
-    table["xyzobs.px.value"] = obs
-    table["xyzobs.px.variance"] = np.where(good_c[:, None], r["centroid.variance"], 1.0 / 12.0)
-    _mm_columns(table, experiments)
-    lp = np.zeros(n)
-    qe = None
-    for i, e in enumerate(experiments):
-        sel = table["id"] == i
-        lp[sel] = lorentz_polarisation(e, table["s1"][sel])
-        q = quantum_efficiency(e, table["s1"][sel], table["panel"][sel])
-        if q is not None:
-            if qe is None:
-                qe = np.ones(n)
-            qe[sel] = q
-    table["lp"] = lp
-    if qe is not None:
-        table["qe"] = qe
-    table["partial_id"] = np.arange(n, dtype=np.int64)
-    integrated = table.get_flags(Flags.integrated, all=False)
-    counts.update({
-        "integrated_sum": int(table.get_flags(Flags.integrated_sum).sum()),
-        "integrated_prf": int(table.get_flags(Flags.integrated_prf).sum()),
-        "integrated": int(integrated.sum()),
-        "too_few_valid_foreground": int(too_few_valid.sum()),
-        "failed_background": int((done & ~bg_ok).sum()),
-        "foreground_bad_pixels": int((measurable & ~complete).sum()),
-        "overloaded": int((done & r["overloaded"]).sum()),
-        "overlapped_fg": int((done & (r["num_pixels.overlapped_fg"] > 0)).sum()),
-        "overlapped_bg": int((done & (r["num_pixels.overlapped_bg"] > 0)).sum()),
-        "full": int((integrated & (table["partiality"] > 0.99)).sum()),
-        "partial": int((integrated & (table["partiality"] <= 0.99)).sum()),
-    })
-    if params.output.include_unintegrated:
-        return table, counts
-    log.info(f"Removing {n - int(integrated.sum())} unintegrated reflections of {n} total")
-    return table.select(integrated), counts
-
-
-def _mm_columns(table, experiments):
-    px = table["xyzobs.px.value"]
-    var = table["xyzobs.px.variance"]
-    mm = np.zeros_like(px)
-    mm_var = np.zeros_like(var)
-    for i, e in enumerate(experiments):
-        sel_e = table["id"] == i
-        for p_index, panel in enumerate(e.detector):
-            sel = np.flatnonzero(sel_e & (table["panel"] == p_index))
-            if not len(sel):
-                continue
-            mm[sel, :2] = panel.px_to_mm(px[sel, :2])
-            size = np.asarray(panel.pixel_size)
-            mm_var[sel, :2] = var[sel, :2] * size**2
-        width = math.radians(e.scan.oscillation[1])
-        sel = np.flatnonzero(sel_e)
-        mm[sel, 2] = np.radians(e.scan.angle_from_frame(px[sel, 2]))
-        mm_var[sel, 2] = var[sel, 2] * width**2
-    table["xyzobs.mm.value"] = mm
-    table["xyzobs.mm.variance"] = mm_var

@@ -1,0 +1,95 @@
+"""Jobs of frames for one pass over the images, and their results merged back."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from friedel.parallel import run_blocks
+from friedel.progress import Progress
+
+from . import blocks
+from .processor import Job, JobGeometry, run_job
+
+
+def excluded_frames(scan, exclude_images) -> np.ndarray:
+    frames = []
+    for first, last in exclude_images or []:
+        frames.extend(range(int(first) - 1, int(last)))
+    lo, hi = scan.array_range
+    return np.array([f for f in frames if lo <= f < hi], np.int64)
+
+
+def imageset_groups(experiments) -> list[list[int]]:
+    """Experiments that share images (several lattices in one sweep) are integrated together."""
+    groups: dict = {}
+    for i, e in enumerate(experiments):
+        ref = e.imageset
+        key = (ref.template if ref is not None and ref.template else id(ref), tuple(e.scan.image_range))
+        groups.setdefault(key, []).append(i)
+    return list(groups.values())
+
+
+def without_crystal(e):
+    """What a worker needs of an experiment (beam, detector, scan, images): small and picklable."""
+    from friedel.models.experiment import Experiment
+
+    return Experiment(beam=e.beam, detector=e.detector, goniometer=e.goniometer, scan=e.scan, imageset=e.imageset,
+                      identifier=e.identifier)
+
+
+def run_pass(mode, owned_all, profile_index, profiles, inp, label):
+    table, bbox = inp["table"], inp["bbox"]
+    experiments, params = inp["experiments"], inp["params"]
+    ids = table["id"]
+    valid_box = bbox[:, 5] > bbox[:, 4]
+    jobs = []
+    for group in imageset_groups(experiments):
+        lead = experiments[group[0]]
+        in_group = np.isin(ids, group) & valid_box
+        rows = np.flatnonzero(in_group)
+        z0 = bbox[rows, 4]
+        ranges = blocks.job_ranges(z0, lead.scan.array_range, inp["nproc"], inp["block_frames"])
+        excluded = excluded_frames(lead.scan, params.integration.exclude_images)
+        for start, stop in ranges:
+            own = owned_all[rows] & (z0 >= start) & (z0 < stop)
+            if not own.any():
+                continue
+            read_end = int(bbox[rows[own], 5].max())
+            touch = (bbox[rows, 4] < read_end) & (bbox[rows, 5] > start)
+            sub = rows[touch]
+            geom = _geometry(inp, sub, own[touch], profile_index)
+            jobs.append(Job(mode=mode, experiment=without_crystal(lead), frames=(start, read_end), excluded_frames=excluded,
+                            geometry=geom, background=inp["backgrounds"][group[0]], window_voxels=inp["voxels"],
+                            profiles=profiles if mode == "integrate" else inp["profile_template"],
+                            min_i_over_sigma=params.profile.reference.min_i_over_sigma, opener=inp["opener"]))
+    if not jobs:
+        return []
+    with Progress(len(jobs), label) as bar:
+        return run_blocks(run_job, jobs, params.integration.mp, on_done=lambda i: bar.advance())
+
+
+def _geometry(inp, rows, owned, profile_index) -> JobGeometry:
+    table = inp["table"]
+    fr_centre = table["xyzcal.px"][rows]
+    jac = inp["jacobian"][rows]
+    return JobGeometry(
+        rows=rows, owned=owned, panel=np.ascontiguousarray(table["panel"][rows]),
+        bbox=np.ascontiguousarray(inp["bbox"][rows]), centre=np.ascontiguousarray(fr_centre),
+        jacobian=np.ascontiguousarray(jac), radius2=np.ascontiguousarray(inp["radius"][rows] ** 2),
+        sigma_z=np.ascontiguousarray(inp["sigma_z"][rows]), experiment=np.ascontiguousarray(table["id"][rows].astype(np.int64)),
+        profile=np.ascontiguousarray(profile_index[rows]), position=np.ascontiguousarray(inp["position"][rows]),
+        learn=np.ascontiguousarray(inp["learn"][rows]))
+
+
+def merge_results(results, n):
+    merged = {}
+    for rows, res, _ in results:
+        for k, v in res.items():
+            if k not in merged:
+                shape = (n,) + v.shape[1:]
+                merged[k] = np.zeros(shape, v.dtype)
+            merged[k][rows] = v
+    merged["done"] = np.zeros(n, bool)
+    for rows, _, _ in results:
+        merged["done"][rows] = True
+    return merged
