@@ -105,7 +105,9 @@ class SMV(Format):
         self.dtype = np.dtype(("<" if "little" in h.get("BYTE_ORDER", "little_endian") else ">") + dtype)
         self.image_size = (n_fast, n_slow)
         beam_px = beam_centre_px(h, self.image_size, pixel)
-        self.beam = Beam(direction=(0.0, 0.0, 1.0), wavelength=wavelength)
+        # electrons (wavelengths of a few hundredths of an Angstrom) are unpolarised
+        self.beam = Beam(direction=(0.0, 0.0, 1.0), wavelength=wavelength,
+                         polarization_fraction=0.5 if wavelength < 0.1 else 0.999)
         overload = float(2 ** (8 * self.dtype.itemsize) - 1) if self.dtype.kind == "u" else 1e6
         self.detector = simple_detector(distance_mm=distance, beam_xy_px=beam_px, pixel_size=(pixel, pixel),
                                         image_size=self.image_size, trusted_range=(-1.0, overload),

@@ -41,6 +41,7 @@ def test_simulated_smv_beam_centre_is_the_centre_of_its_pattern(real_data):
     assert np.allclose(reader.detector[0].origin, [float(v) for v in h["DIALS_ORIGIN"].split(",")])
     assert fast == pytest.approx(float(h["XDS_ORGX"]) - 0.5)  # XDS: first pixel centred at 1.0
     assert fast * 0.055 == pytest.approx(float(h["MOSFLM_CENTER_Y"]) + 0.5 * 0.055)
+    assert reader.beam.polarization_fraction == 0.5  # 0.025 A: electrons, unpolarised
 
 
 # a real ADSC Quantum 315r header (ALS 8.3.1, from the CCP4 wiki's SMV page): the ADXV-convention
