@@ -108,3 +108,22 @@ def test_cunir_stills_scale_with_kb(real_data, in_tmp_dir):
     assert np.all(np.isfinite(g)) and np.all(g > 0)
     bs = [e.scaling_model["decay"]["parameters"][0] for e in expts]
     assert max(abs(b) for b in bs) < 10  # restrained: five stills overlap very little
+
+
+def test_weak_sweep_gets_a_cc_half_limit_inside_the_data(in_tmp_dir):
+    from friedel.cli.main import main
+    from friedel.io import write_experiments, write_reflections
+
+    experiments, refl = simulated(60, crystal__intensity_scale=4.0, crystal__wilson_b=30.0)
+    write_experiments(experiments, "weak.expt")
+    write_reflections(refl, "weak.refl")
+    assert main(["scale", "weak.expt", "weak.refl", "full_matrix=False"]) == 0
+    assert main(["estimate_resolution", "scaled.expt", "scaled.refl", "n_bins=20"]) == 0
+    res = json.load(open("friedel.estimate_resolution.json"))
+    d_cc = res["criteria"][0]["d_min"]
+    assert 2.05 < d_cc < 3.5
+    # the shells on either side of the suggestion are on either side of CC1/2 = 0.3
+    shells = res["shells"]
+    inner = [s["cc_half"] for s in shells if s["d_min"] > d_cc * 1.08]
+    outer = [s["cc_half"] for s in shells if s["d_max"] < d_cc / 1.08]
+    assert np.median(inner) > 0.3 > np.median(outer)
