@@ -132,6 +132,18 @@ def _stills_experiments(stills: Stills) -> list[Experiment]:
     return experiments
 
 
+def _warn_unused_two_theta(readers) -> None:
+    """A miniCBF text header may state a 2theta arm that only its imgCIF axis tables could place."""
+    angles = {round(float(r.header.get("detector_2theta", 0.0)), 4) for r in readers
+              if getattr(r, "name", "") == "minicbf" and isinstance(getattr(r, "header", None), dict)}
+    angles.discard(0.0)
+    if angles:
+        log.warning("The miniCBF headers give Detector_2theta %s deg but no axis tables: the detector is "
+                    "modelled normal to the beam (as DIALS reads such files); refine the detector, or "
+                    "convert the files to imgCIF with axis tables, if it really is on a 2theta arm",
+                    ", ".join(f"{a:g}" for a in sorted(angles)))
+
+
 def import_files(files: list[str], params=None) -> ExperimentList:
     """Read the headers of ``files`` and build the experiment list (no output written)."""
     if params is None:
@@ -146,6 +158,7 @@ def import_files(files: list[str], params=None) -> ExperimentList:
             unique.append(f)
     readers = [open_file(f) for f in unique]
     check_single_detector(readers)
+    _warn_unused_two_theta(readers)
     experiments = ExperimentList()
     for group in group_files(readers):
         if isinstance(group, Sweep):

@@ -120,3 +120,20 @@ def test_bad_input_is_a_clear_error_and_writes_nothing(tmp_path, in_tmp_dir):
         import_files([files[0], *other])
     assert main(["import", files[0], *other]) != 0
     assert not os.path.exists("imported.expt")
+
+
+def test_two_theta_of_a_plain_minicbf_is_reported_not_silently_dropped(tmp_path, caplog):
+    files = write_sweep(str(tmp_path), "tt", range(1, 3))
+    for f in files:
+        raw = open(f, "rb").read().replace(b"# Detector_2theta 0.0000 deg.", b"# Detector_2theta 30.0000 deg.")
+        open(f, "wb").write(raw)
+    import logging
+
+    logger = logging.getLogger("friedel")  # does not propagate to the root logger
+    logger.addHandler(caplog.handler)
+    try:
+        (e,) = import_files(files)
+    finally:
+        logger.removeHandler(caplog.handler)
+    assert "Detector_2theta 30 deg but no axis tables" in caplog.text
+    assert np.allclose(e.detector[0].normal, [0, 0, 1]) or np.allclose(e.detector[0].normal, [0, 0, -1])
