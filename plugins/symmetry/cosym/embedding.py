@@ -20,10 +20,21 @@ from scipy.sparse.linalg import eigsh
 log = logging.getLogger("friedel")
 
 
-def objective(R: np.ndarray, W: np.ndarray, X: np.ndarray) -> tuple[float, np.ndarray]:
-    D = R - X @ X.T
-    E = W * D
-    return float(np.sum(E * D)), -4.0 * (E @ X)
+def objective(R: np.ndarray, W: np.ndarray, X: np.ndarray, block: int = 1024) -> tuple[float, np.ndarray]:
+    """f = sum W (R - X X^T)^2 and its gradient -4 (W o (R - X X^T)) X (R, W symmetric).
+
+    Row blocks keep the temporaries small; the (n m)^2 work is in the precision of R (single),
+    the sums in double."""
+    Xs = X.astype(R.dtype, copy=False)
+    f = 0.0
+    grad = np.empty_like(X, dtype=np.float64)
+    for start in range(0, len(R), block):
+        rows = slice(start, start + block)
+        D = R[rows] - Xs[rows] @ Xs.T
+        E = W[rows] * D
+        f += float(np.einsum("ij,ij->", E, D, dtype=np.float64))
+        grad[rows] = -4.0 * (E @ Xs)
+    return f, grad
 
 
 def _leading_eigen(R: np.ndarray, k: int):

@@ -118,7 +118,9 @@ def full_matrix(pc: PairCorrelations, weights: str = "none"):
             W = np.where(ok & (N > 2), (N - 2) / np.maximum(1 - R**2, 1e-3), 0.0)
     else:
         raise ValueError(f"unknown weights {weights}")
-    R = np.where(ok, R, 0.0)
+    # single precision: correlations need no more, and (n m)^2 matrices get large
+    R = np.where(ok, R, 0.0).astype(np.float32)
+    W = W.astype(np.float32)
     np.fill_diagonal(W, 0.0)
     np.fill_diagonal(R, 0.0)
     return R, W
