@@ -29,6 +29,7 @@ import numpy as np
 
 from friedel.miller import (ResolutionBins, as_space_group, as_unit_cell, asu_mapping, complete_set, d_spacing,
                             hkl_key)
+from friedel.prediction import systematically_absent
 
 
 @dataclass
@@ -343,6 +344,9 @@ def merging_statistics(hkl, intensity, variance, space_group, unit_cell, anomalo
     acc = _ShellAccumulator(mapping, intensity, variance, rng)
     group_d = d_spacing(mapping.unique_hkl, cell)
     group_shell = bins.assign(group_d)
+    # completeness counts measured reflections of the possible set: a systematically absent
+    # index that was integrated anyway is in the statistics but not in the count
+    present = ~systematically_absent(mapping.unique_hkl, sg.operations())
     possible = complete_set(sg, cell, lo * (1 - 1e-9), hi * (1 + 1e-9))
     possible_shell = bins.assign(d_spacing(possible, cell))
     possible_counts = np.bincount(possible_shell[possible_shell >= 0], minlength=n_bins)
@@ -352,13 +356,13 @@ def merging_statistics(hkl, intensity, variance, space_group, unit_cell, anomalo
         acc.fill(stats, np.flatnonzero(group_shell == s))
         stats.n_possible = int(possible_counts[s])
         if stats.n_possible:
-            stats.completeness = 100.0 * stats.n_unique / stats.n_possible
+            stats.completeness = 100.0 * np.count_nonzero(present[group_shell == s]) / stats.n_possible
         shells.append(stats)
     overall = ShellStatistics(d_max=hi, d_min=lo)
     acc.fill(overall, np.arange(mapping.n_groups))
     overall.n_possible = int(len(possible))
     if overall.n_possible:
-        overall.completeness = 100.0 * overall.n_unique / overall.n_possible
+        overall.completeness = 100.0 * np.count_nonzero(present) / overall.n_possible
     if anomalous:
         if sg.is_centrosymmetric():
             notes.append("centrosymmetric space group: no anomalous statistics")
