@@ -1,13 +1,17 @@
 """Throughput of spot finding: images/s and Mpixel/s, next to the time to just decode the images.
 
 usage: python contrib/bench/find_spots.py [--stills DIR] [--sweep imported.expt] [--nproc 1 2]
-                                          [--algorithm dispersion_extended]
+                                          [--algorithm dispersion_extended] [--dials]
 
 (a) the real Pilatus3 6M thaumatin stills (../shared/data/real/images/thaumatin_grid), one
     experiment per still built from the image headers;
 (b) a simulated sweep, e.g. ``friedel simulate preset=thaumatin output.directory=sim`` then
     ``--sweep sim/header.expt`` (100 images, Pilatus 6M).
-Each case is run once to warm up (numba caches), then timed.
+Each case is run once to warm up (numba caches), then timed. Peak memory (ru_maxrss of this
+process, which runs every worker's share with nproc=1) is printed at the end. ``--dials`` also
+runs ``dials.import`` + ``dials.find_spots nproc=N`` (as a black box, in a temporary folder)
+on the same image files for a side-by-side time; DIALS's own time is taken from the wall
+clock of its find_spots run.
 """
 
 from __future__ import annotations
@@ -15,6 +19,10 @@ from __future__ import annotations
 import argparse
 import glob
 import os
+import resource
+import shutil
+import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -60,12 +68,29 @@ def time_find(experiments, nproc: int, algorithm: str) -> tuple[float, int]:
     return time.perf_counter() - start, len(result.reflections)
 
 
+def time_dials(experiments, nproc: int) -> tuple[float, int] | None:
+    """Wall time and spot count of dials.find_spots on the same image files (None without DIALS)."""
+    if shutil.which("dials.find_spots") is None:
+        return None
+    paths = sorted({p for e in experiments for p in e.image_paths()})
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(["dials.import", *paths], cwd=tmp, check=True, capture_output=True)
+        start = time.perf_counter()
+        subprocess.run(["dials.find_spots", "imported.expt", f"nproc={nproc}"], cwd=tmp, check=True,
+                       capture_output=True)
+        elapsed = time.perf_counter() - start
+        from friedel.io import read_reflections
+
+        return elapsed, len(read_reflections(os.path.join(tmp, "strong.refl")))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--stills", default=str(REPO.parent / "shared/data/real/images/thaumatin_grid"))
     ap.add_argument("--sweep", default=None, help="imported/header .expt of a simulated sweep")
     ap.add_argument("--nproc", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--algorithm", default="dispersion_extended")
+    ap.add_argument("--dials", action="store_true", help="also time dials.find_spots on the same files")
     args = ap.parse_args()
 
     cases = []
@@ -92,6 +117,16 @@ def main() -> None:
             _, what, n_img, secs, spots = row
             print(f"{label:<30} {what:<36} {n_img:4d} img {secs:7.2f} s {n_img / secs:7.2f} img/s "
                   f"{row_px / secs / 1e6:8.1f} Mpx/s" + (f"  {spots} spots" if spots is not None else ""))
+        if args.dials:
+            for nproc in args.nproc:
+                res = time_dials(experiments, nproc)
+                if res is None:
+                    print("dials.find_spots not found on PATH")
+                    break
+                secs, spots = res
+                print(f"{label:<30} {f'dials.find_spots nproc={nproc}':<36} {n:4d} img {secs:7.2f} s "
+                      f"{n / secs:7.2f} img/s {px / secs / 1e6:8.1f} Mpx/s  {spots} spots")
+    print(f"peak memory (ru_maxrss of this process): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 
 if __name__ == "__main__":
