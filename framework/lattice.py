@@ -329,9 +329,10 @@ def space_group_setting(D, space_group: gemmi.SpaceGroup, unit_cell=None, length
         fits = misfit <= max(length_tolerance, angle_tolerance / 100.0)
     if not fits.any():
         raise _no_fit(D, space_group, unit_cell)
-    # the best fit first, then the simplest transformation; without a target cell, the first one
-    # whose cell gemmi accepts for the space group
-    order = np.argsort(misfit + 1e-6 * np.abs(M).sum(axis=(1, 2)))
+    # the best fit first; among equally good ones the shortest edges (the reduced setting, e.g. the
+    # monoclinic beta nearest 90), then the simplest transformation; without a target cell, the
+    # first whose cell gemmi accepts for the space group
+    order = np.lexsort((np.abs(M).sum(axis=(1, 2)), np.round(cells[:, :3].sum(axis=1), 3), np.round(misfit, 4)))
     for i in order[fits[order]]:
         if target is not None or gemmi.UnitCell(*cells[i]).is_compatible_with_spacegroup(space_group, 0.05):
             return B[i]
