@@ -18,6 +18,10 @@ A pixel is strong when, over the ``(2k+1)^2`` box around it (masked pixels exclu
 
 With ``n`` good pixels, ``s = sum I`` and ``q = sum I^2`` both tests become polynomial
 (no division, no square root of a variance), which is what the kernel evaluates.
+
+The default, ``dispersion_extended`` (:func:`extended_kernel`), uses the dispersion test only
+to outline the spots and then compares each pixel with a background measured *without* them,
+so a bright spot keeps its tails (see :class:`DispersionExtendedThreshold`).
 """
 
 from __future__ import annotations
@@ -114,41 +118,6 @@ def dispersion_kernel(image, mask, lo, hi, kx, ky, gain, n_sigma_b, n_sigma_s, t
             a = n * q - s * s - gain * s * (n - 1)
             if a > gain * s * n_sigma_b * math.sqrt(2.0 * (n - 1)):
                 out[y, x] = True
-
-
-@numba.njit(cache=True, nogil=True)
-def local_sums(image, valid, kx, ky):
-    """Count, sum and sum of squares of ``valid`` pixels in the box around every pixel."""
-    ny, nx = image.shape
-    cn = np.zeros((ny + 1, nx + 1), np.int64)
-    cs = np.zeros((ny + 1, nx + 1), np.float64)
-    cq = np.zeros((ny + 1, nx + 1), np.float64)
-    for y in range(ny):
-        rn = 0
-        rs = 0.0
-        rq = 0.0
-        for x in range(nx):
-            if valid[y, x]:
-                fv = float(image[y, x])
-                rn += 1
-                rs += fv
-                rq += fv * fv
-            cn[y + 1, x + 1] = cn[y, x + 1] + rn
-            cs[y + 1, x + 1] = cs[y, x + 1] + rs
-            cq[y + 1, x + 1] = cq[y, x + 1] + rq
-    n = np.empty((ny, nx), np.int64)
-    s = np.empty((ny, nx), np.float64)
-    q = np.empty((ny, nx), np.float64)
-    for y in range(ny):
-        y0 = max(y - ky, 0)
-        y1 = min(y + ky + 1, ny)
-        for x in range(nx):
-            x0 = max(x - kx, 0)
-            x1 = min(x + kx + 1, nx)
-            n[y, x] = cn[y1, x1] - cn[y0, x1] - cn[y1, x0] + cn[y0, x0]
-            s[y, x] = cs[y1, x1] - cs[y0, x1] - cs[y1, x0] + cs[y0, x0]
-            q[y, x] = cq[y1, x1] - cq[y0, x1] - cq[y1, x0] + cq[y0, x0]
-    return n, s, q
 
 
 def valid_pixels(image, mask, trusted_range) -> np.ndarray:
