@@ -35,14 +35,17 @@ number of ``.expt`` and ``.refl`` files in any order and returns **one** combine
   2. otherwise by position: with one ``.refl`` per ``.expt`` the i-th reflection file belongs
      to the i-th experiment file (its ids count from 0 within that file); a single ``.refl``
      without identifiers refers to the combined list directly (e.g. one ``strong.refl`` found
-     on ``a.expt b.expt``). A table whose identifiers match *none* of the experiments (the
-     images were imported again, which makes new identifiers) is also matched by position,
-     with a warning; one whose identifiers match only some is an error;
+     on ``a.expt b.expt``). A table whose identifiers match *none* of the experiments (another
+     data set, or the images were imported again, which makes new identifiers) is refused, as
+     is one whose identifiers match only some;
   3. anything else is ambiguous and a one-line error says what to give instead;
 
 * ``id`` values of -1 (unassigned reflections) stay -1; the combined table's identifier map
   names the experiment of every id present;
-* columns that not every table has are dropped (with a warning naming them).
+* columns that not every table has are dropped (with a warning naming them);
+* reflections must fit their experiments (:func:`check_reflections_fit_experiments`): finite
+  observed centroids on an existing panel, inside the panel and the scan's images; anything
+  else is a file of another data set or a damaged one, and is refused naming the file.
 
 So a new command needs no file handling of its own::
 
@@ -244,13 +247,14 @@ def combine_reflection_tables(tables, expt_files, experiments):
     remapped = []
     for k, (path, table) in enumerate(tables):
         by_identifier = _has_identifier_map(table, experiments)
-        if by_identifier and (positional or len(tables) == 1) and not (
-                set(table.experiment_identifiers.values()) & set(position_of)):
-            # none of its identifiers is known (e.g. the images were imported again, which makes new
-            # identifiers): match by position, as DIALS does, but say so
-            log.warning("%s: none of its experiment identifiers is in the given .expt file(s); matching its "
-                        "reflections to experiments by position", path)
-            by_identifier = False
+        if by_identifier and not (set(table.experiment_identifiers.values()) & set(position_of)):
+            # none of its identifiers is known: the reflections were made from other experiments (another
+            # data set, or the images were imported again, which makes new identifiers)
+            names = sorted(set(table.experiment_identifiers.values()))
+            raise FriedelError(
+                f"{path} does not belong to the given .expt file(s): its reflections were made from experiment(s) "
+                f"{', '.join(names[:3])}{' ...' if len(names) > 3 else ''}, which none of them contains; give the "
+                ".expt file written together with it (after a new import, run find_spots again)")
         if by_identifier:
             new_ids = _remap_by_identifier(path, table, position_of)
         elif positional:
@@ -265,8 +269,76 @@ def combine_reflection_tables(tables, expt_files, experiments):
                 f"identifiers, and {len(expt_files)} .expt file(s) were given with {len(tables)} .refl files; "
                 "give one .refl per .expt file (in the same order), or files written with identifiers")
         table["id"] = new_ids  # tables were just read from their files: changed in place
+        check_reflections_fit_experiments(path, table, experiments)
         remapped.append((path, table))
     return _concatenate(remapped)
+
+
+#: how far (pixels, images) an observed centroid may lie outside its panel or scan and still be believed
+_EDGE_PX = 2.0
+_EDGE_IMAGES = 1.0
+
+
+def check_reflections_fit_experiments(path, table, experiments) -> None:
+    """Refuse reflections that cannot have come from the experiments they are matched to.
+
+    Observed centroids must be finite and lie on their panel and inside their scan's images;
+    panel numbers must exist on the experiment's detector. A reflection file of another data
+    set, a damaged file (flipped bytes turn numbers into nonsense) or a pair of files that were
+    not written together fails here with a message naming the file, instead of giving "no
+    lattice found" or a refinement that wanders off to a 3000 A cell.
+    """
+    n = len(table)
+    if n == 0:
+        return
+    ids = _ids(table)
+    panels = np.asarray(table["panel"], dtype=np.int64) if "panel" in table else np.zeros(n, dtype=np.int64)
+    if (panels < 0).any():
+        raise FriedelError(f"{path}: {int((panels < 0).sum())} reflection(s) have a negative panel number; "
+                           "the file is corrupt")
+    for column in ("xyzobs.px.value", "xyzobs.mm.value"):
+        if column in table:
+            values = np.asarray(table[column], dtype=float)
+            bad = ~np.isfinite(values).all(axis=1) if values.ndim == 2 else ~np.isfinite(values)
+            if bad.any():
+                raise FriedelError(f"{path}: {int(bad.sum())} reflection(s) have a {column} that is not a number "
+                                   "(nan or inf); the file is corrupt: make it again with the step that wrote it")
+    xyz = np.asarray(table["xyzobs.px.value"], dtype=float) if "xyzobs.px.value" in table else None
+    for i in np.unique(ids[ids >= 0]):
+        expt = experiments[int(i)]
+        rows = ids == i
+        detector = expt.detector
+        if detector is None:
+            continue
+        n_panels = len(detector)
+        if panels[rows].max(initial=0) >= n_panels:
+            raise FriedelError(
+                f"{path}: reflections of experiment {int(i)} are on panel {int(panels[rows].max())} but its detector "
+                f"has {n_panels} panel(s) (numbered from 0); these reflections belong to another detector or data "
+                "set: give the .expt file they were made from")
+        if xyz is None:
+            continue
+        sizes = np.array([p.image_size for p in detector], dtype=float)  # (fast, slow) per panel
+        x, y, z = xyz[rows, 0], xyz[rows, 1], xyz[rows, 2]
+        seen = (x != 0) | (y != 0) | (z != 0)  # predictions never observed have (0, 0, 0), as in DIALS
+        p, x, y, z = panels[rows][seen], x[seen], y[seen], z[seen]
+        off = (x < -_EDGE_PX) | (y < -_EDGE_PX) | (x > sizes[p, 0] + _EDGE_PX) | (y > sizes[p, 1] + _EDGE_PX)
+        if off.any():
+            k = int(np.argmax(off))
+            raise FriedelError(
+                f"{path}: {int(off.sum())} reflection(s) of experiment {int(i)} lie outside their panel (e.g. at "
+                f"x={x[k]:.1f}, y={y[k]:.1f} px on a {int(sizes[p[k], 0])} x {int(sizes[p[k], 1])} panel); these "
+                "reflections belong to another detector or data set, or the file is corrupt")
+        scan = expt.scan
+        if scan is not None and not expt.is_still and np.any(z != 0):
+            first, last = scan.array_range
+            outside = (z < first - _EDGE_IMAGES) | (z > last + _EDGE_IMAGES)
+            if outside.any():
+                k = int(np.argmax(outside))
+                raise FriedelError(
+                    f"{path}: {int(outside.sum())} reflection(s) of experiment {int(i)} are on images outside its "
+                    f"scan (e.g. at image {z[k] + 1:.1f}, the scan has images {scan.image_range[0]}-"
+                    f"{scan.image_range[1]}); these reflections belong to another data set, or the file is corrupt")
 
 
 def _combine_without_experiments(tables):

@@ -64,12 +64,14 @@ def _decode_shoeboxes(n: int, raw: bytes) -> Shoeboxes:
     starts = np.empty(n, np.int64)
     off = 0
     for i in range(n):
+        if off + 29 > len(raw):
+            raise FileFormatError("shoebox column is truncated or corrupt")
         h = np.frombuffer(raw, dtype=header, count=1, offset=off)[0]
         panel[i], bbox[i], has[i] = h["panel"], h["bbox"], h["has"]
         off += 29
         starts[i] = off
         if h["has"]:
-            b = h["bbox"]
+            b = [int(v) for v in h["bbox"]]  # Python ints: a damaged box must not overflow int32
             off += 12 * max(b[1] - b[0], 0) * max(b[3] - b[2], 0) * max(b[5] - b[4], 0)
     if off != len(raw):
         raise FileFormatError("shoebox column is truncated or corrupt")
@@ -148,18 +150,38 @@ def reflections_to_bytes(table: ReflectionTable) -> bytes:
 
 
 def reflections_from_bytes(raw: bytes, source: str = "<bytes>") -> ReflectionTable:
+    if not raw:
+        raise FileFormatError(f"{source} is empty (0 bytes); make it again with the step that wrote it")
     try:
         obj = msgpack.unpackb(raw, strict_map_key=False)
-    except (msgpack.ExtraData, msgpack.FormatError, msgpack.StackError, ValueError) as exc:
+    except (msgpack.ExtraData, msgpack.FormatError, msgpack.StackError, ValueError, TypeError,
+            UnicodeDecodeError, OverflowError) as exc:
         raise FileFormatError(f"{source} is not a msgpack reflection file ({exc}); old pickle .refl files are not supported") from None
     if not (isinstance(obj, list) and len(obj) == 3 and obj[0] == MAGIC):
         raise FileFormatError(f"{source} is not a DIALS reflection table")
     if obj[1] != 1:
         raise FileFormatError(f"{source} has reflection-table version {obj[1]}; friedel reads version 1")
-    body = obj[2]
-    table = ReflectionTable.empty(body["nrows"])
-    table.experiment_identifiers = {int(k): v for k, v in (body.get("identifiers") or {}).items()}
+    try:
+        return _table_from_body(obj[2])
+    except FileFormatError as exc:
+        raise FileFormatError(f"{source}: {exc}; the file is damaged") from None
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError, UnicodeDecodeError) as exc:
+        # flipped bytes give msgpack that decodes to the wrong shapes
+        raise FileFormatError(f"{source} is a damaged reflection file ({type(exc).__name__}: {exc}); make it "
+                              "again with the step that wrote it") from None
+
+
+def _table_from_body(body) -> ReflectionTable:
+    nrows = body["nrows"]
+    if not isinstance(nrows, int) or nrows < 0:
+        raise FileFormatError(f"the row count {nrows!r} is not a number of rows")
+    table = ReflectionTable.empty(nrows)
+    table.experiment_identifiers = {int(k): str(v) for k, v in (body.get("identifiers") or {}).items()}
     for name, (type_name, payload) in body["data"].items():
+        if not isinstance(name, str):
+            raise FileFormatError(f"a column name {name!r} is not text")
+        if payload[0] != nrows:
+            raise FileFormatError(f"column {name!r} has {payload[0]} rows, the table {nrows}")
         table[name] = _decode_column(name, type_name, payload)
         table.column_types[name] = type_name
     return table

@@ -76,11 +76,13 @@ def test_one_table_of_several_experiment_files_with_identifiers(tmp_path):
     assert refl.experiment_identifiers[0] == b[0].identifier
 
 
-def test_reflections_of_a_previous_import_are_matched_by_position(tmp_path):
-    old, new = _experiments(2), _experiments(2)  # the same images imported twice: new identifiers
-    experiments, refl = load_experiments_and_reflections(
-        [_write(tmp_path, "new.expt", new), _write(tmp_path, "old.refl", _table([1, 0], old))])
-    assert list(refl["id"]) == [1, 0] and refl.experiment_identifiers[1] == new[1].identifier
+def test_reflections_of_other_experiments_are_refused(tmp_path):
+    # another data set, or the same images imported again (new identifiers): nothing tells the two
+    # apart, and matching by position made refine wander off to a 3000 A cell (issue 19)
+    old, new = _experiments(2), _experiments(2)
+    with pytest.raises(FriedelError, match="does not belong to the given .expt"):
+        load_experiments_and_reflections(
+            [_write(tmp_path, "new.expt", new), _write(tmp_path, "old.refl", _table([1, 0], old))])
 
 
 def test_columns_not_in_every_table_are_dropped(tmp_path):

@@ -172,3 +172,23 @@ def edit_cbf_header(path: Path, key: str, value: str) -> Path:
     head = re.sub(rb"(" + re.escape(key.encode()) + rb":)[^\r\n]*", rb"\1 " + value.encode(), data[:split])
     Path(path).write_bytes(head + data[split:])
     return Path(path)
+
+
+def edit_reflections(path: Path, change) -> Path:
+    """Read a .refl, let ``change(table)`` modify it in place, write it back."""
+    from friedel.io import read_reflections, write_reflections
+
+    table = read_reflections(str(path))
+    change(table)
+    write_reflections(table, str(path))
+    return Path(path)
+
+
+def edit_experiments(path: Path, change) -> Path:
+    """Read a .expt as JSON, let ``change(dict)`` modify it in place, write it back."""
+    import json
+
+    data = json.loads(Path(path).read_text())
+    change(data)
+    Path(path).write_text(json.dumps(data, indent=1))
+    return Path(path)
