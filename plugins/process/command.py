@@ -110,21 +110,32 @@ class _Pipeline:
         self.step(S.EXPORT)
 
     def _index_more_lattices_if_needed(self) -> None:
-        """A careful user looks for a second lattice when many strong spots stay unindexed."""
-        if any(a.startswith(("max_lattices=", "indexing.max_lattices=")) for a in self.arguments["index"]):
-            return
+        """What a careful user tries when many strong spots stay unindexed: sweeps indexed
+        separately (they may be different crystals), then more lattices. A retry is kept only
+        when it indexes clearly more spots."""
+        given = self.arguments["index"]
+        retries = []
+        if _count_sweeps(self.results[0].outputs["expt"]) > 1 and not _given(given, "joint_indexing"):
+            retries.append(("_separately", ["joint_indexing=False"],
+                            "indexing the sweeps separately (they may be different crystals)"))
+        if not _given(given, "max_lattices"):
+            retries.append(("_multi_lattice", ["max_lattices=3"], "looking for more lattices (max_lattices=3)"))
         fraction = _indexed_fraction(self.latest["refl"])
-        if fraction is None or fraction >= self.params.min_indexed_fraction:
-            return
-        log.info("only %.0f%% of the strong spots indexed: looking for more lattices (max_lattices=3)", 100 * fraction)
-        single = dict(self.latest)
-        self.latest["expt"] = self.results[0].outputs["expt"]  # imported.expt
-        self.latest["refl"] = self.results[1].outputs["refl"]  # strong.refl
-        result = self.step(S.INDEX, suffix="_multi_lattice", extra=["max_lattices=3"])
-        better = _indexed_fraction(result.outputs["refl"]) or 0.0
-        if better < fraction + 0.05:
-            log.info("more lattices did not index more spots (%.0f%%): keeping the single lattice", 100 * better)
-            self.latest = single
+        extra: list[str] = []
+        for suffix, assignment, what in retries:
+            if fraction is None or fraction >= self.params.min_indexed_fraction:
+                return
+            log.info("only %.0f%% of the strong spots indexed: %s", 100 * fraction, what)
+            kept = dict(self.latest)
+            self.latest["expt"] = self.results[0].outputs["expt"]  # imported.expt
+            self.latest["refl"] = self.results[1].outputs["refl"]  # strong.refl
+            result = self.step(S.INDEX, suffix=suffix, extra=extra + assignment)
+            better = _indexed_fraction(result.outputs["refl"]) or 0.0
+            if better < fraction + 0.05:
+                log.info("that indexed %.0f%%: keeping the previous indexing", 100 * better)
+                self.latest = kept
+            else:
+                fraction, extra = better, extra + assignment
 
     def _rescale_if_suggested(self, before_scaling: dict) -> None:
         suggested = _suggested_d_min(self.latest.get("resolution"))
@@ -147,6 +158,16 @@ class _Pipeline:
         except FriedelError as exc:
             log.info("scaling at %.2f A failed (%s); keeping the full-range scaling", suggested, exc)
             self.latest.update(scaled)
+
+
+def _given(assignments: list[str], name: str) -> bool:
+    return any(a.split("=", 1)[0].split(".")[-1] == name for a in assignments)
+
+
+def _count_sweeps(expt_path: str) -> int:
+    from friedel.io import read_experiments
+
+    return len({id(e.imageset) for e in read_experiments(expt_path)})
 
 
 def _count_crystals(expt_path: str) -> int:

@@ -41,7 +41,8 @@ class ProcessParams:
 #: process parameter -> (the trailing parameter name it sets, the steps it is given to)
 SHARED = {
     "d_min": ("d_min", ("scale", "merge", "export")),
-    "anomalous": ("anomalous", ("scale", "estimate_resolution", "merge", "export")),
+    # only anomalous=True is passed: merge writes I(+)/I(-) by default anyway
+    "anomalous": ("anomalous", ("scale", "estimate_resolution")),
     "space_group": ("space_group", ("index", "symmetry", "cosym")),
     "unit_cell": ("unit_cell", ("index",)),
     "nproc": ("nproc", STEP_NAMES),
@@ -105,7 +106,7 @@ def shared_assignments(params: ProcessParams, available: set[str]) -> dict[str, 
     out: dict[str, list[str]] = {c: [] for c in STEP_NAMES}
     for field_name, (name, commands) in SHARED.items():
         value = getattr(params, field_name)
-        if value is None or (field_name == "nproc" and value == "Auto"):
+        if value is None or value is False or (field_name == "nproc" and value == "Auto"):
             continue
         text = ",".join(str(v) for v in value) if isinstance(value, tuple) else str(value)
         for command in commands:
