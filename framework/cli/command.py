@@ -123,6 +123,45 @@ class Command:
             allow_reflections=allow_reflections)
 
 
+# -- outputs ---------------------------------------------------------------------------------------
+
+#: output parameters by their last name: files a command writes (directories and prefixes are not files)
+OUTPUT_FILE_NAMES = frozenset({"experiments", "reflections", "json", "mtz", "summary", "hklout", "html", "log"})
+
+
+def output_file_parameters(tree, params) -> dict[str, str]:
+    """Path -> file name of every output file parameter that is set: a parameter of an ``output``
+    scope named like a file (``output.experiments``, ``output.json``, ...), any ``hklout``, and a
+    top-level ``output`` path (``friedel report``)."""
+    from friedel.phil import types
+
+    out = {}
+    for path, definition in tree.definitions.items():
+        segments = path.split(".")
+        is_file = (("output" in segments[:-1] and segments[-1] in OUTPUT_FILE_NAMES) or segments[-1] == "hklout"
+                   or (path == "output" and isinstance(definition.value_type, types.Path)))
+        if not is_file or definition.info.multiple:
+            continue
+        value = tree.value_of(params, path)
+        if isinstance(value, str):
+            out[path] = value
+    return out
+
+
+def check_output_parameters(tree, params) -> None:
+    """Refuse, before any work, an output file that cannot be written: an empty name, a directory of
+    that name, a folder that is a file or is not writable (:func:`friedel.io.check_output_path`)."""
+    from friedel.io.atomic import check_output_path
+
+    for path, value in output_file_parameters(tree, params).items():
+        if not value.strip():
+            raise FriedelError(f"{path} is empty; give a file name (e.g. {path}={tree.definitions[path].default})")
+        try:
+            check_output_path(value)
+        except FriedelError as exc:
+            raise FriedelError(f"{path}: {exc}") from None
+
+
 # -- the loader ------------------------------------------------------------------------------------
 
 @dataclass

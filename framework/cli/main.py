@@ -160,6 +160,10 @@ def run_command(name: str, args: list[str]) -> int:
                 logger.info("The following parameters have been modified:\n%s\n",
                             tree.format(params, expert_level=99, only=set(modified)))
             logger.debug("Effective parameters:\n%s\n", tree.format(params, expert_level=99))
+        if tree is not None:  # an output that cannot be written is refused before the work, not after
+            from friedel.cli.command import check_output_parameters
+
+            check_output_parameters(tree, params)
         command = cls()
         if passthrough:
             command.passthrough = passthrough

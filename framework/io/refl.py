@@ -156,6 +156,9 @@ def reflections_from_bytes(raw: bytes, source: str = "<bytes>") -> ReflectionTab
         obj = msgpack.unpackb(raw, strict_map_key=False)
     except (msgpack.ExtraData, msgpack.FormatError, msgpack.StackError, ValueError, TypeError,
             UnicodeDecodeError, OverflowError) as exc:
+        if "incomplete input" in str(exc):
+            raise FileFormatError(f"{source} is truncated (its data end early); make it again with the step "
+                                  "that wrote it") from None
         raise FileFormatError(f"{source} is not a msgpack reflection file ({exc}); old pickle .refl files are not supported") from None
     if not (isinstance(obj, list) and len(obj) == 3 and obj[0] == MAGIC):
         raise FileFormatError(f"{source} is not a DIALS reflection table")

@@ -8,7 +8,7 @@ import os
 
 from friedel.cli.command import Command
 from friedel.errors import FriedelError
-from friedel.io.atomic import atomic_write, check_not_overwriting_input
+from friedel.io.atomic import atomic_write, check_not_overwriting_input, check_output_path
 from friedel.phil import param, scope, types
 from friedel.plugins.refinement.params import RefinementParams
 
@@ -66,6 +66,9 @@ class RefineBravaisSettingsCommand(Command):
         out = params.output
         summary_path = os.path.join(out.directory, out.summary)
         check_not_overwriting_input(summary_path, files)
+        if os.path.exists(out.directory) and not os.path.isdir(out.directory):
+            raise FriedelError(f"output.directory={out.directory} is a file, not a folder; choose another folder")
+        check_output_path(summary_path)
         rec = params.recommendation
         settings = refine_bravais_settings(
             experiments, reflections, max_delta=params.lepage_max_delta, crystal_id=params.crystal_id,
