@@ -23,7 +23,7 @@ import numpy as np
 from numba import njit
 
 from friedel.contracts.integration import BackgroundModel
-from friedel.phil import param, scope, types
+from friedel.plugins.integration.params import GlmParams, SimpleParams  # noqa: F401 - cheap module
 
 from .shoeboxes import BACKGROUND, BACKGROUND_USED, OVERLAPPED, VALID
 
@@ -224,28 +224,6 @@ def constant_background(data, mask, offsets, shapes, background, method, per_fra
 # --------------------------------------------------------------------------------------------
 # plugins
 # --------------------------------------------------------------------------------------------
-@scope
-class SimpleParams:
-    """A constant per box or per frame, after outlier rejection."""
-
-    model: str = param("constant3d", choices=["constant3d", "constant2d"], help="Constant over the box or per frame")
-    outlier: str = param("nsigma", choices=["nsigma", "tukey", "null"], help="Outlier rejection")
-    n_sigma: float = param(3.0, help="nsigma: reject pixels further than this many SDs from the mean")
-    tukey_k: float = param(1.5, help="tukey: fences at this many IQRs outside the quartiles", expert_level=1)
-    min_pixels: int = param(10, type=types.Int(min=1), help="Fewer background pixels: the reflection fails",
-                            expert_level=1)
-
-
-@scope
-class GlmParams:
-    """Robust Poisson GLM background."""
-
-    model: str = param("constant3d", choices=["constant3d", "constant2d"], help="Constant over the box or per frame")
-    tuning_constant: float = param(1.345, help="Huber tuning constant of the Pearson residuals", expert_level=1)
-    min_pixels: int = param(10, type=types.Int(min=1), help="Fewer background pixels: the reflection fails",
-                            expert_level=1)
-
-
 class SimpleBackground(BackgroundModel):
     """Constant background (per box or per frame) with outlier rejection (nsigma, tukey or none)."""
 

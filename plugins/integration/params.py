@@ -93,3 +93,46 @@ class IntegrateParams:
     profile: ProfileParams = param(ProfileParams)
     integration: IntegrationParams = param(IntegrationParams)
     output: OutputParams = param(OutputParams)
+
+
+# -- parameters of the built-in profile and background models (here, not beside their numba and
+# scipy code, so that friedel integrate --help imports neither) --------------------------------------
+@scope
+class GaussianRSParams:
+    """Gaussian profile in the Kabsch reciprocal-space frame."""
+
+    n_sigma: float = param(3.0, type=types.Float(min=0.5), help="Foreground half-width in units of sigma")
+    sigma_b: float | None = param(None, help="Beam divergence E.S.D. (degrees); give with sigma_m to skip the estimate")
+    sigma_m: float | None = param(None, help="Mosaicity E.S.D. (degrees); give with sigma_b to skip the estimate")
+    min_spots: int = param(50, type=types.Int(min=5), help="Strong indexed spots needed to estimate the widths "
+                           "(or min_spots_per_degree of the scan)", expert_level=1)
+    min_spots_per_degree: float = param(20.0, help="Enough spots for the estimate, per degree of scan, on short "
+                                        "sweeps", expert_level=1)
+    max_spots: int = param(10000, type=types.Int(min=50), help="Use at most this many spots (evenly chosen)",
+                           expert_level=2)
+    min_zeta: float = param(0.05, help="Spots nearer the rotation axis are not used for sigma_m", expert_level=2)
+    background_box: float = param(2.0, type=types.Float(min=1.0),
+                                  help="Shoebox half-width on the detector in units of the foreground radius",
+                                  expert_level=2)
+
+
+@scope
+class SimpleParams:
+    """A constant per box or per frame, after outlier rejection."""
+
+    model: str = param("constant3d", choices=["constant3d", "constant2d"], help="Constant over the box or per frame")
+    outlier: str = param("nsigma", choices=["nsigma", "tukey", "null"], help="Outlier rejection")
+    n_sigma: float = param(3.0, help="nsigma: reject pixels further than this many SDs from the mean")
+    tukey_k: float = param(1.5, help="tukey: fences at this many IQRs outside the quartiles", expert_level=1)
+    min_pixels: int = param(10, type=types.Int(min=1), help="Fewer background pixels: the reflection fails",
+                            expert_level=1)
+
+
+@scope
+class GlmParams:
+    """Robust Poisson GLM background."""
+
+    model: str = param("constant3d", choices=["constant3d", "constant2d"], help="Constant over the box or per frame")
+    tuning_constant: float = param(1.345, help="Huber tuning constant of the Pearson residuals", expert_level=1)
+    min_pixels: int = param(10, type=types.Int(min=1), help="Fewer background pixels: the reflection fails",
+                            expert_level=1)

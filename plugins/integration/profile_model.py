@@ -28,32 +28,13 @@ from scipy.special import erf
 from friedel.contracts.integration import LocalFrames, ProfileEstimate, ProfileModel
 from friedel.errors import FriedelError
 from friedel.flags import MaskCode
-from friedel.phil import param, scope, types
+from friedel.plugins.integration.params import GaussianRSParams  # noqa: F401 - cheap module
 
 log = logging.getLogger("friedel")
 
 
 class TooFewSpots(FriedelError):
     """Not enough strong spots to estimate the profile of one experiment."""
-
-
-@scope
-class GaussianRSParams:
-    """Gaussian profile in the Kabsch reciprocal-space frame."""
-
-    n_sigma: float = param(3.0, type=types.Float(min=0.5), help="Foreground half-width in units of sigma")
-    sigma_b: float | None = param(None, help="Beam divergence E.S.D. (degrees); give with sigma_m to skip the estimate")
-    sigma_m: float | None = param(None, help="Mosaicity E.S.D. (degrees); give with sigma_b to skip the estimate")
-    min_spots: int = param(50, type=types.Int(min=5), help="Strong indexed spots needed to estimate the widths "
-                           "(or min_spots_per_degree of the scan)", expert_level=1)
-    min_spots_per_degree: float = param(20.0, help="Enough spots for the estimate, per degree of scan, on short "
-                                        "sweeps", expert_level=1)
-    max_spots: int = param(10000, type=types.Int(min=50), help="Use at most this many spots (evenly chosen)",
-                           expert_level=2)
-    min_zeta: float = param(0.05, help="Spots nearer the rotation axis are not used for sigma_m", expert_level=2)
-    background_box: float = param(2.0, type=types.Float(min=1.0),
-                                  help="Shoebox half-width on the detector in units of the foreground radius",
-                                  expert_level=2)
 
 
 def _pixel_table(shoeboxes, rows):
