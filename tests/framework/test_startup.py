@@ -34,7 +34,8 @@ def test_friedel_help_imports_no_numerical_library():
     assert all(len(p) == 1 or (len(p) == 2 and p[1] == "hooks") for p in loaded), sorted(loaded)
 
 
-@pytest.mark.parametrize("command", ["import", "find_spots", "index", "refine", "simulate"])
+@pytest.mark.parametrize("command", ["import", "find_spots", "index", "refine", "simulate", "integrate", "symmetry", "scale",
+                                     "merge", "export", "process"])
 def test_command_help_imports_no_plugin_implementation(command):
     modules = imported_by(command, "--help")
     assert not [m for m in modules if m in HEAVY], sorted(m for m in modules if m in HEAVY)
