@@ -318,7 +318,30 @@ _EDGE_PX = 2.0
 _EDGE_IMAGES = 1.0
 
 
-def check_reflections_fit_experiments(path, table, experiments) -> None:
+def check_pair_belongs_together(path, table, experiments) -> None:
+    """For commands that read ``.expt``/``.refl`` pairs themselves (scale): refuse a table whose
+    experiment identifiers are not those of its experiment list, or whose reflections do not fit
+    the experiments (:func:`check_reflections_fit_experiments`)."""
+    ids = _ids(table)
+    position_of = {e.identifier: i for i, e in enumerate(experiments) if e.identifier}
+    if table.experiment_identifiers and position_of:
+        positions = np.full(len(ids), -1, dtype=np.int64)
+        for old in np.unique(ids[ids >= 0]):
+            ident = table.experiment_identifiers.get(int(old))
+            if ident not in position_of:
+                raise FriedelError(
+                    f"{path} does not belong to its .expt file: its reflections with id {int(old)} were made from "
+                    f"experiment {ident}, which that file does not contain; give the .expt and .refl written "
+                    "together")
+            positions[ids == old] = position_of[ident]
+        ids = positions
+    elif ids.size and ids.max() >= len(experiments):
+        raise FriedelError(f"{path}: reflections have experiment id up to {int(ids.max())} but its .expt file holds "
+                           f"{len(experiments)} experiment(s); give the .expt and .refl written together")
+    check_reflections_fit_experiments(path, table, experiments, ids=ids)
+
+
+def check_reflections_fit_experiments(path, table, experiments, ids=None) -> None:
     """Refuse reflections that cannot have come from the experiments they are matched to.
 
     Observed centroids must be finite and lie on their panel and inside their scan's images;
@@ -330,7 +353,7 @@ def check_reflections_fit_experiments(path, table, experiments) -> None:
     n = len(table)
     if n == 0:
         return
-    ids = _ids(table)
+    ids = _ids(table) if ids is None else ids
     panels = np.asarray(table["panel"], dtype=np.int64) if "panel" in table else np.zeros(n, dtype=np.int64)
     if (panels < 0).any():
         raise FriedelError(f"{path}: {int((panels < 0).sum())} reflection(s) have a negative panel number; "

@@ -39,7 +39,7 @@ class MergeParams:
                                     help="Cell of the file (default: median of the experiments' cells)")
     allow_unscaled: bool = param(False, help="Merge unscaled (integrated) intensities too; they are "
                                              "profile-fitted (else summation) intensities with LP/QE applied")
-    n_bins: int = param(20, help="Resolution shells of the merging-statistics table")
+    n_bins: int = param(20, type=types.Int(min=1), help="Resolution shells of the merging-statistics table")
     fw_min_reflections: int = param(200, expert_level=1,
                                     help="Below this many reflections no Wilson prior is fitted (flat prior)")
     overwrite: bool = param(False, help="Replace an existing output file")

@@ -107,6 +107,10 @@ class CombineExperimentsCommand(Command):
         check_outputs(outputs, files, params.overwrite)
         pairs = [(read_experiments(e), read_reflections(r) if refls else None)
                  for e, r in zip(expts, refls or [None] * len(expts))]
+        from friedel.cli.command import check_pair_belongs_together
+
+        for r, (experiments, table) in zip(refls, pairs):
+            check_pair_belongs_together(r, table, experiments)
         combined, table, notes = combine_experiments(pairs)
         for note in notes:
             log.info(note)

@@ -104,7 +104,7 @@ def run_step(command: str, folder: str, inputs: list[str], assignments: list[str
         for name in [RECORD, *outputs.values()]:
             if os.path.isfile(name):
                 os.remove(name)
-        code = run_command(command, argv)
+        code = _run_quietly(run_command, command, argv)
     finally:
         os.chdir(here)
         attach_process_log(log_path)
@@ -118,6 +118,23 @@ def run_step(command: str, folder: str, inputs: list[str], assignments: list[str
     with committed_together(), atomic_write(record_path, mode="w") as handle:  # now, not when process ends
         json.dump(_record(argv, inputs), handle, indent=1)
     return StepResult(command, folder, True, seconds, outputs=expected)
+
+
+def _run_quietly(run_command, command: str, argv: list[str]) -> int:
+    """Run the step; its own one-line error is kept from the terminal (process reports the failure in
+    one line of its own, naming the step), everything else it prints to stderr passes through."""
+    import contextlib
+    import io
+
+    captured = io.StringIO()
+    with contextlib.redirect_stderr(captured):
+        code = run_command(command, argv)
+    own_error = f"friedel {command}: "
+    for line in captured.getvalue().splitlines(keepends=True):
+        if code != 0 and line.startswith(own_error):
+            continue
+        sys.stderr.write(line)
+    return code
 
 
 def _last_error(folder: str, command: str) -> str:

@@ -22,7 +22,12 @@ def load_pairs(command: Command, files: list[str]):
     if not expts or len(expts) != len(refls):
         raise FriedelError(f"friedel {command.name} needs pairs of .expt and .refl files "
                            f"(got {len(expts)} .expt and {len(refls)} .refl)")
-    return [(read_experiments(e), read_reflections(r)) for e, r in zip(expts, refls)]
+    from friedel.cli.command import check_pair_belongs_together
+
+    pairs = [(read_experiments(e), read_reflections(r)) for e, r in zip(expts, refls)]
+    for r, (experiments, table) in zip(refls, pairs):
+        check_pair_belongs_together(r, table, experiments)
+    return pairs
 
 
 class ScaleCommand(Command):

@@ -107,6 +107,13 @@ def common_space_group(experiments, requested: str | None) -> str:
     import gemmi
 
     if requested:
+        from friedel.phil.types import cell_contradicts_space_group
+
+        for i, e in enumerate(experiments):  # scaling a tetragonal lattice in P6 would be silently wrong
+            why = e.crystal is not None and cell_contradicts_space_group(e.crystal.unit_cell.parameters, requested)
+            if why:
+                raise FriedelError(f"space_group={requested} does not fit experiment {i}: {why}; give the space "
+                                   "group friedel symmetry found, or one of its subgroups")
         return gemmi.SpaceGroup(requested).xhm()
     names = set()
     for e in experiments:
