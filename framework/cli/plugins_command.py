@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from friedel.cli.command import Command
+from friedel.contracts import CONTRACTS
 from friedel.hookspecs import EXTENSION_POINTS
 from friedel.plugin_manager import PluginError, plugin_entries, plugin_sources, refusals
 
@@ -33,7 +34,8 @@ class PluginsCommand(Command):
             usable = registry(point)  # imports and checks every plugin of the point
             if not entries:
                 continue
-            log.info("%s:", point)
+            contract = CONTRACTS.get(point, "").replace(":", ".")
+            log.info("%s:%s", point, f"  (contract {contract})" if contract else "")
             for name, entry in entries.items():
                 if name not in usable:
                     continue
