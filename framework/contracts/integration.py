@@ -29,6 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from friedel.contracts import PluginBase
+
 
 @dataclass
 class LocalFrames:
@@ -72,7 +74,7 @@ class ProfileEstimate:
     given: bool = False
 
 
-class ProfileModel(abc.ABC):
+class ProfileModel(PluginBase, abc.ABC):
     """Shape of a reflection in the Kabsch frame (the ``profile_models`` extension point).
 
     Construction: ``cls(params, *, experiment)`` (``params`` is the plugin's own scope,
@@ -90,11 +92,8 @@ class ProfileModel(abc.ABC):
     the scan's frame range and are never empty; partiality is in [0, 1].
     """
 
-    name: str = ""
-    Params = None
-
     def __init__(self, params=None, *, experiment):
-        self.params = params if params is not None or self.Params is None else self.Params()
+        super().__init__(params)  # self.params: the given scope or the defaults
         self.experiment = experiment
 
     @abc.abstractmethod
@@ -131,7 +130,7 @@ class ProfileModel(abc.ABC):
         """The ``profile`` entry of ``integrated.expt`` (DIALS: ``__id__``, n_sigma, sigma_b, sigma_m in degrees)."""
 
 
-class BackgroundModel(abc.ABC):
+class BackgroundModel(PluginBase, abc.ABC):
     """Background under the shoeboxes (the ``background_algorithms`` extension point).
 
     Construction: ``cls(params, *, experiment, background_scope)`` for a plugin with ``Params`` (``params``
@@ -145,11 +144,8 @@ class BackgroundModel(abc.ABC):
     few usable pixels fails (``ok`` False) and keeps a zero background.
     """
 
-    name: str = ""
-    Params = None
-
     def __init__(self, params=None, *, experiment, background_scope):
-        self.params = params if params is not None or self.Params is None else self.Params()
+        super().__init__(params)  # self.params: the given scope or the defaults
         self.experiment = experiment
         self.background_scope = background_scope
 

@@ -41,6 +41,8 @@ import abc
 import attrs
 import numpy as np
 
+from friedel.contracts import PluginBase
+
 
 @attrs.define
 class ScalingModelData:
@@ -91,19 +93,15 @@ class JacobianRows:
         return sp.csr_matrix((self.values.ravel(), (rows, self.cols.ravel())), shape=(n, n_parameters))
 
 
-class ScalingModel(abc.ABC):
+class ScalingModel(PluginBase, abc.ABC):
     """Base class of scaling-model plugins (see the module docstring for the contract).
 
     Class attributes: ``name`` (the value of ``scaling.model=``), ``Params`` (an attrs scope
     or None), ``description`` (a one-line summary for the log).
     """
 
-    name: str = ""
-    Params = None
-
     def __init__(self, params=None, *, experiment, data: ScalingModelData):
-        # build_plugin passes params only to a model with a Params scope
-        self.params = params if params is not None or self.Params is None else self.Params()
+        super().__init__(params)  # self.params: the given scope or the defaults
         self.experiment = experiment
         self.data = data
         self.parameters = np.asarray(self.null_parameters, dtype=float).copy()
