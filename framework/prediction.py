@@ -86,7 +86,7 @@ def systematically_absent(hkl: np.ndarray, ops) -> np.ndarray:
 class Prediction:
     """Predicted X, Y, phi and the intermediate vectors the gradients need."""
 
-    __slots__ = ("xyz", "ok", "r", "s1", "v", "M", "e", "Dinv", "panel", "groups", "is_still")
+    __slots__ = ("xyz", "ok", "r", "s1", "v", "M", "e", "Dinv", "panel", "groups", "is_still", "_T")
 
 
 def _apply(M, a):
@@ -167,6 +167,7 @@ def predict(experiment, hkl, panel, phi_obs=None, A=None) -> Prediction:
     the third coordinate is DeltaPsi.
     """
     pred = Prediction()
+    pred._T = None  # filled by the refinement's gradients on first use
     hkl = np.asarray(hkl, dtype=float)
     crystal, beam, gonio = experiment.crystal, experiment.beam, experiment.goniometer
     s0 = beam.s0

@@ -34,15 +34,21 @@ from friedel.io import read_experiments, read_reflections
 
 
 def run(cmd, cwd):
+    """Wall and CPU seconds and peak resident MB of one command (its own peak, through
+    /usr/bin/time where present; ru_maxrss of children would report the largest child so far)."""
+    timer = shutil.which("time") or ("/usr/bin/time" if os.path.exists("/usr/bin/time") else None)
+    report = Path(cwd) / ".bench_time"
+    full = [timer, "-f", "%M", "-o", str(report), *cmd] if timer else cmd
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    proc = subprocess.run(full, cwd=cwd, capture_output=True, text=True)
     wall = time.perf_counter() - t
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed: {(proc.stderr or proc.stdout).strip().splitlines()[-1:]}")
-    return wall, cpu, after.ru_maxrss / 1024.0
+    peak = float(report.read_text().split()[-1]) / 1024.0 if timer and report.exists() else after.ru_maxrss / 1024.0
+    return wall, cpu, peak
 
 
 def make(directory: Path, preset: str, extra):

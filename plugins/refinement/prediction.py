@@ -51,6 +51,23 @@ class ExperimentObservations:
         return len(self.rows)
 
 
+def _rotation_hkl_tensor(pred, hkl) -> np.ndarray:
+    """``(S R(phi_n) F) (x) h_n`` (n x 3 x 9), cached on the prediction: contracting it with a
+    flattened dA gives dr for every observation in one matrix product."""
+    cached = getattr(pred, "_T", None)
+    if cached is not None:
+        return cached
+    S, e, phi, F = pred.M
+    e = e / np.linalg.norm(e)
+    c, s_ = np.cos(phi)[:, None, None], np.sin(phi)[:, None, None]
+    K = np.array([[0.0, -e[2], e[1]], [e[2], 0.0, -e[0]], [-e[1], e[0], 0.0]])
+    R = np.eye(3) * c + K * s_ + np.outer(e, e) * (1.0 - c)
+    M = S @ R @ F  # n x 3 x 3
+    T = (M[:, :, :, None] * np.asarray(hkl, dtype=float)[:, None, None, :]).reshape(len(phi), 3, 9)
+    pred._T = T
+    return T
+
+
 def gradients(pred: Prediction, hkl, kind: str, deriv: np.ndarray, experiment) -> np.ndarray:
     """d(X, Y, phi)/dp (k x n x 3) for k parameters whose model derivatives are ``deriv``
     ((k x ...) for all observations alike, or (k x n x 3 x 3) per observation for kind "A")."""
@@ -62,6 +79,13 @@ def gradients(pred: Prediction, hkl, kind: str, deriv: np.ndarray, experiment) -
     dD_v = None
     if kind == "s0":
         ds0 = deriv[:, None, :]
+    elif kind == "A" and not pred.is_still:
+        # dr = S R(phi) F dA h = T . vec(dA) with T_n = (S R(phi_n) F) (x) h_n, made once per prediction
+        T = _rotation_hkl_tensor(pred, hkl)  # n x 3 x 9
+        if deriv.ndim == 4:  # one dA per observation (scan-varying crystal)
+            dr = np.einsum("nim,knm->kni", T, deriv.reshape(k, n, 9))
+        else:
+            dr = np.einsum("nim,km->kni", T, deriv.reshape(k, 9))
     elif kind == "A":
         if deriv.ndim == 4:  # one dA per observation (scan-varying crystal)
             q = (deriv @ hkl[None, :, :, None])[..., 0]
