@@ -115,8 +115,16 @@ class ChangeOfBasis:
                 f"change_of_basis_op '{original}' has an origin shift; only changes of lattice basis are allowed"
             )
         rows = np.array(op.rot, dtype=float) / op.DEN  # row i: new vector i in old coordinates
-        if abs(np.linalg.det(rows)) < 1e-6:
+        det = np.linalg.det(rows)
+        if abs(det) < 1e-6:
             raise FriedelError(f"change_of_basis_op '{original}' is singular: its three vectors are coplanar")
+        if det < 0:
+            # a left-handed basis inverts the crystal: it swaps the hand of the structure and the
+            # Bijvoet pairs (I+ and I-), which no change of setting may do
+            raise FriedelError(
+                f"change_of_basis_op '{original}' is left-handed (determinant {det:g}): it would invert the "
+                "crystal, swapping its hand and the Bijvoet pairs; negate one more or one fewer vector "
+                f"(e.g. {_right_handed_hint(text)})")
         return cls(rows.T)
 
     @classmethod
@@ -183,6 +191,13 @@ class ChangeOfBasis:
 
     def __eq__(self, other) -> bool:
         return isinstance(other, ChangeOfBasis) and np.allclose(self.P, other.P)
+
+
+def _right_handed_hint(text: str) -> str:
+    """``-a,b,c`` -> ``-a,-b,c``: the same op with its second vector negated as well (right-handed)."""
+    parts = text.replace(" ", "").split(",")
+    second = parts[1][1:] if parts[1].startswith("-") else "-" + parts[1].lstrip("+")
+    return ",".join([parts[0], second, parts[2]])
 
 
 def _vector_text(coeffs) -> str:

@@ -64,6 +64,8 @@ def test_change_of_basis_text_and_actions_are_consistent():
     assert lat.ChangeOfBasis.between(D, D2) == cb
     with pytest.raises(FriedelError, match="not valid"):
         lat.ChangeOfBasis.from_string("a+b,c")
+    with pytest.raises(FriedelError, match="left-handed.*e.g. -a,-b,c"):
+        lat.ChangeOfBasis.from_string("-a,b,c")
     with pytest.raises(FriedelError, match="non-integral"):
         cb.inverse().apply_to_miller_indices(np.array([[1, 0, 0]]))
 
