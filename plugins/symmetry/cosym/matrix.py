@@ -22,6 +22,10 @@ from friedel.plugins.bravais.correlation import friedel_key
 from friedel.plugins.symmetry.lattice import as_int, key
 
 
+#: largest memory for the dense (values, squares, masks) x universe arrays (bytes)
+DENSE_MAX_BYTES = 1.5 * 2**30
+
+
 @dataclass
 class PairCorrelations:
     cc: np.ndarray          # (n, n, m) Pearson CC; NaN where fewer than min_pairs common reflections
@@ -45,45 +49,32 @@ def pair_correlations(datasets, rotations, min_pairs: int = 3) -> PairCorrelatio
     """C[a, b, j] between data set a and data set b reindexed by rotations[j]."""
     n, m = len(datasets), len(rotations)
     rotations_index = {key(as_int(R)): i for i, R in enumerate(rotations)}
-    # the column universe: every reflection of every data set under every operation
-    all_keys = []
-    per_op_keys = []
-    for R in rotations:
-        inv = as_int(np.linalg.inv(R))
-        ks = [friedel_key(np.asarray(ds.hkl, np.int64) @ inv) for ds in datasets]
-        per_op_keys.append(ks)
-        all_keys.append(np.concatenate(ks) if ks else np.zeros(0, np.int64))
-    universe = np.unique(np.concatenate(all_keys))
+    inverse = [rotations_index[key(as_int(np.linalg.inv(R)))] for R in rotations]
+    # the column universe: every observed reflection under every operation (closed under the group)
+    hkl_all = np.concatenate([np.asarray(ds.hkl, np.int64) for ds in datasets]) if n else np.zeros((0, 3), np.int64)
+    observed_keys, first = np.unique(friedel_key(hkl_all), return_index=True)
+    observed = hkl_all[first]
+    images = np.concatenate([observed @ as_int(np.linalg.inv(R)) for R in rotations])
+    universe, first = np.unique(friedel_key(images), return_index=True)
+    universe_hkl = images[first]
     U = len(universe)
     values = [np.asarray(ds.intensity, float) for ds in datasets]
-    lengths = np.array([len(v) for v in values])
+    lengths = np.array([len(v) for v in values], dtype=np.int64)
     rows = np.repeat(np.arange(n), lengths)
     vals = np.concatenate(values) if n else np.zeros(0)
+    cols = np.searchsorted(universe, friedel_key(hkl_all))
+    # sigma_j: reindexed by g_j, the value at column u is the data set's value at u @ g_j
+    sigma = [np.searchsorted(universe, friedel_key(universe_hkl @ as_int(R))) for R in rotations]
 
-    def stacked(keys_of_op, squares: bool):
-        cols = np.searchsorted(universe, np.concatenate(keys_of_op))
-        parts = [vals, vals**2, np.ones_like(vals)] if squares else [vals, np.ones_like(vals)]
-        data = np.concatenate(parts)
-        r = np.concatenate([rows + i * n for i in range(len(parts))])
-        c = np.concatenate([cols] * len(parts))
-        return sparse.csr_matrix((data, (r, c)), shape=(len(parts) * n, U))
-
-    identity = next(i for i, R in enumerate(rotations) if np.array_equal(as_int(R), np.eye(3, dtype=np.int64)))
-    inverse = [rotations_index[key(as_int(np.linalg.inv(R)))] for R in rotations]
-    A = stacked(per_op_keys[identity], squares=True)    # rows: x, x^2, mask of each data set
-    sums = {}
-    for j in range(m):
-        B = stacked(per_op_keys[j], squares=False)     # rows: x, mask (data sets under g_j)
-        P = (A @ B.T).toarray()
-        x, xx, mk = slice(0, n), slice(n, 2 * n), slice(2 * n, 3 * n)
-        bx, bm = slice(0, n), slice(n, 2 * n)
-        # N, sum x, sum y, sum x^2, sum xy; sum y^2 of (a, b, g_j) is sum x^2 of (b, a, g_j^-1)
-        sums[j] = (P[mk, bm], P[x, bm], P[mk, bx], P[xx, bm], P[x, bx])
+    if len(vals) / max(n * U, 1) > 0.02 and 3.0 * n * U * 8 < DENSE_MAX_BYTES:
+        sums = _dense_sums(n, U, rows, cols, vals, sigma)
+    else:
+        sums = _sparse_sums(n, U, rows, cols, vals, sigma)
     cc = np.full((n, n, m), np.nan)
     counts = np.zeros((n, n, m), dtype=np.int64)
     for j in range(m):
         N, sx, sy, sxx, sxy = sums[j]
-        syy = sums[inverse[j]][3].T
+        syy = sums[inverse[j]][3].T  # sum y^2 of (a, b, g_j) is sum x^2 of (b, a, g_j^-1)
         with np.errstate(invalid="ignore", divide="ignore"):
             num = N * sxy - sx * sy
             den = np.sqrt(np.maximum(N * sxx - sx**2, 0) * np.maximum(N * syy - sy**2, 0))
@@ -92,6 +83,37 @@ def pair_correlations(datasets, rotations, min_pairs: int = 3) -> PairCorrelatio
         cc[:, :, j] = np.clip(c, -1, 1)
         counts[:, :, j] = np.rint(N).astype(np.int64)
     return PairCorrelations(cc, counts, product_table(rotations))
+
+
+def _dense_sums(n, U, rows, cols, vals, sigma):
+    """Per operation (N, sum x, sum y, sum x^2, sum xy) as dense n x n arrays, through BLAS: most
+    data sets hold a good fraction of the universe (200 cubic data sets: 140 s sparse, seconds dense)."""
+    X = np.zeros((n, U))
+    M = np.zeros((n, U))
+    X[rows, cols] = vals
+    M[rows, cols] = 1.0
+    XX = X * X
+    out = []
+    for s in sigma:
+        Xj, Mj = X[:, s], M[:, s]
+        out.append((M @ Mj.T, X @ Mj.T, M @ Xj.T, XX @ Mj.T, X @ Xj.T))
+    return out
+
+
+def _sparse_sums(n, U, rows, cols, vals, sigma):
+    """The same sums from sparse products (for data sets that each cover little of the universe)."""
+    A = sparse.csr_matrix((np.concatenate([vals, vals**2, np.ones_like(vals)]),
+                           (np.concatenate([rows, rows + n, rows + 2 * n]), np.concatenate([cols, cols, cols]))),
+                          shape=(3 * n, U))
+    B0 = sparse.csr_matrix((np.concatenate([vals, np.ones_like(vals)]),
+                            (np.concatenate([rows, rows + n]), np.concatenate([cols, cols]))), shape=(2 * n, U))
+    x, xx, mk, bx, bm = slice(0, n), slice(n, 2 * n), slice(2 * n, 3 * n), slice(0, n), slice(n, 2 * n)
+    out = []
+    B0 = B0.tocsc()
+    for s in sigma:
+        P = (A @ B0[:, s].T).toarray()
+        out.append((P[mk, bm], P[x, bm], P[mk, bx], P[xx, bm], P[x, bx]))
+    return out
 
 
 def full_matrix(pc: PairCorrelations, weights: str = "none"):

@@ -97,3 +97,40 @@ def test_too_weak_data_sets_are_excluded_with_a_reason():
                                            d_min=3.5, completeness=0.4)
     with pytest.raises(FriedelError, match="at least 10 usable"):
         run_cosym(expts, refl.select(np.arange(5)), _params())
+
+
+def test_dense_and_sparse_correlation_sums_agree_with_a_direct_pearson():
+    import gemmi
+
+    from friedel.contracts.symmetry import MergedDataset
+    from friedel.plugins.bravais.correlation import friedel_key
+    from friedel.plugins.symmetry.cosym import matrix
+    from friedel.plugins.symmetry.lattice import find_lattice_group
+
+    search = find_lattice_group(gemmi.UnitCell(60, 60, 80, 90, 90, 90), 2.0)
+    rng = np.random.default_rng(0)
+    grid = np.stack(np.meshgrid(*[np.arange(-6, 7)] * 3, indexing="ij"), -1).reshape(-1, 3)
+    grid = grid[np.any(grid != 0, axis=1)]
+    grid = grid[np.unique(friedel_key(grid), return_index=True)[1]]
+    datasets = []
+    for i in range(4):
+        h = grid[rng.random(len(grid)) < 0.4]
+        datasets.append(MergedDataset(str(i), h, rng.exponential(1, len(h)), np.ones(len(h)), np.ones(len(h)),
+                                      np.ones(len(h), int)))
+    dense = matrix.pair_correlations(datasets, search.group.rotations)
+    saved = matrix.DENSE_MAX_BYTES
+    matrix.DENSE_MAX_BYTES = 0  # force the sparse products
+    try:
+        sparse = matrix.pair_correlations(datasets, search.group.rotations)
+    finally:
+        matrix.DENSE_MAX_BYTES = saved
+    assert np.allclose(dense.cc, sparse.cc, equal_nan=True) and np.array_equal(dense.n_pairs, sparse.n_pairs)
+    # one entry by hand: data set 0 against data set 2 reindexed by rotation j
+    j = 3
+    R = search.group.rotations[j]
+    a, b = datasets[0], datasets[2]
+    moved = {k: v for k, v in zip(friedel_key(b.hkl @ np.rint(np.linalg.inv(R)).astype(int)), b.intensity)}
+    pairs = [(x, moved[k]) for k, x in zip(friedel_key(a.hkl), a.intensity) if k in moved]
+    x, y = np.array(pairs).T
+    assert dense.n_pairs[0, 2, j] == len(pairs)
+    assert np.isclose(dense.cc[0, 2, j], np.corrcoef(x, y)[0, 1])
