@@ -23,7 +23,7 @@ from friedel.plugin_manager import build_plugin
 from friedel.reflection_table import ReflectionTable
 
 from . import blocks
-from .jobs import excluded_frames, merge_results, run_pass, without_crystal
+from .jobs import excluded_frames, imageset_groups, merge_results, run_pass, without_crystal
 from .kabsch import local_frames
 from .output_columns import assemble
 from .prediction import match_reference, predict_experiment, reference_spots
@@ -72,7 +72,11 @@ def integrate(experiments, reflections: ReflectionTable, params, opener=None) ->
         raise FriedelError("no reflections are predicted on the detector inside the scan; check the models")
     table.assign_identifiers(experiments)
     n = len(table)
-    table["imageset_id"] = table["id"].copy()
+    # DIALS numbers image sets, not lattices: two lattices of one sweep share imageset_id
+    group_of = np.zeros(len(experiments), np.int32)
+    for g, members in enumerate(imageset_groups(experiments)):
+        group_of[members] = g
+    table["imageset_id"] = group_of[table["id"]]
     ids = table["id"]
     frames_all = _frames_per_experiment(experiments, table)
     zeta = np.zeros(n)
