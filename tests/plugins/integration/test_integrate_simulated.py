@@ -151,3 +151,24 @@ def test_excluded_images_are_left_out(tiny_sweep):
     crossing = (t["bbox"][:, 4] <= 4) & (t["bbox"][:, 5] > 4)
     assert not np.any(t["flags"][crossing] & int(Flags.integrated_sum))
 
+
+
+def test_scan_varying_crystal_is_used(tiny_sweep, tiny_integrated):
+    """A crystal with A at every scan point (here constant) predicts and integrates as the static one."""
+    from friedel.io import write_experiments
+
+    _, ref, _, _ = tiny_integrated
+    experiments = read_experiments(tiny_sweep / "truth.expt")
+    crystal = experiments[0].crystal
+    crystal.A_at_scan_points = np.repeat(crystal.A[None], experiments[0].scan.num_images + 1, axis=0)
+    write_experiments(experiments, tiny_sweep / "sv.expt")
+    old = os.getcwd()
+    os.chdir(tiny_sweep)
+    try:
+        assert main(["integrate", "sv.expt", "indexed.refl", "mp.nproc=1", "output.experiments=sv_int.expt",
+                     "output.reflections=sv_int.refl"]) == 0
+    finally:
+        os.chdir(old)
+    t = read_reflections(tiny_sweep / "sv_int.refl")
+    assert abs(len(t) - len(ref)) <= 0.01 * len(ref)
+    assert read_experiments(tiny_sweep / "sv_int.expt")[0].crystal.A_at_scan_points is not None
