@@ -38,7 +38,6 @@ def make_dataset(cell, space_group, d_min=2.5, completeness=0.7, multiplicity=2.
     A_p = A_conv @ np.linalg.inv(P).T  # indices h_p = h_conv @ P (ChangeOfBasis.apply_to_A)
     hkl_p = generate_indices(A_p, d_min)
     # a contiguous-ish subset: keep reflections on one side of a random plane plus random ones
-    n = len(hkl_p)
     v = rng.normal(size=3)
     score = (hkl_p @ A_p.T) @ v
     keep = score > np.quantile(score, 1 - completeness)

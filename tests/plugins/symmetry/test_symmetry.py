@@ -107,7 +107,6 @@ def test_simulated_thaumatin_sweep():
     hkl = np.asarray(out.reflections["miller_index"])
     i_true = np.asarray(out.reflections["intensity.true.value"])
     sg = gemmi.SpaceGroup(out.summary["space_group"])
-    from friedel.plugins.simulate.crystals import TrueIntensities  # noqa: F401 - truth is in the table
     absent = np.asarray(sg.operations().systematic_absences(hkl.astype(np.int32)), bool)
     assert np.all(i_true[absent] == 0)  # what the chosen group calls absent truly is
 
