@@ -350,6 +350,10 @@ def predict_rotation(experiment, d_min: float, experiment_id: int = 0, hkl: np.n
             rows_phi.append(wrapped[again] + 2 * np.pi)
     h = np.concatenate(rows_h)
     phi = np.concatenate(rows_phi)
+    if varying:  # crossings shifted by a turn (scans wider than 360 deg) settle with the A there
+        phi, settled = _sv_angles(experiment, h, phi)
+        keep = settled & (phi >= lo) & (phi < hi)
+        h, phi = h[keep], phi[keep]
     table = predict_at_angles(experiment, h, phi, experiment_id)
     if varying:  # the same crossing found from both starting roots
         key = np.column_stack([table["miller_index"], np.round(table["xyzcal.mm"][:, 2] * 1e6)])
