@@ -525,9 +525,10 @@ def refine(experiments, reflections, params: RefinementParams | None = None) -> 
     reflections = reflections.copy()
     if "xyzobs.mm.value" not in reflections:
         centroids_px_to_mm(experiments, reflections)
-    for crystal in experiments.unique("crystal"):
+    for k, crystal in enumerate(experiments.unique("crystal")):
         if crystal.A_at_scan_points is not None:  # refined again from its static A
             crystal.A_at_scan_points = None
+            log.info(f"Crystal {k} had a scan-varying model; refinement starts again from its static A")
     distances = _detector_distances(experiments)
     var = _variances(experiments, reflections, sel, params.target.stills_delta_psi_sigma)
     rng = np.random.default_rng(params.reflections.random_seed)
