@@ -103,23 +103,39 @@ def compare_with_truth(folder: str, truth_folder: str) -> dict:
     labels = mtz.column_labels()
     hkl = data[:, :3].astype(np.int64)
     imean = data[:, labels.index("IMEAN")]
+    # where the lattice has more symmetry than the crystal, the indexing of the result may
+    # differ from the truth's by a twin law (an indexing ambiguity, like k,h,-l in P 43): the
+    # comparison is made in the indexing that fits best, and that operator is reported
     sg = gemmi.SpaceGroup(truth["space_group"])
-    # the truth is in its own ASU: map the merged indices there (the same group, or a subgroup)
-    from friedel.miller import asu_mapping, hkl_key
-
-    mapped = asu_mapping(hkl, sg).hkl
-    true_keys = hkl_key(truth["hkl"])
-    order = np.argsort(true_keys)
-    pos = np.searchsorted(true_keys[order], hkl_key(mapped))
-    pos = np.clip(pos, 0, len(order) - 1)
-    found = true_keys[order][pos] == hkl_key(mapped)
-    true_i = truth["IMEAN"][order][pos]
-    ok = found & np.isfinite(imean)
-    cc = float(np.corrcoef(imean[ok], true_i[ok])[0, 1]) if ok.sum() > 2 else float("nan")
+    ambiguities = [gemmi.Op("x,y,z")] + list(gemmi.find_twin_laws(true_crystal.unit_cell, sg, 3.0, False))
+    best = None
+    for op in ambiguities:
+        rotation = np.array(op.rot, dtype=np.int64) // op.DEN
+        cc, n = _cc_with_truth(hkl @ rotation, imean, truth, sg)
+        if best is None or np.nan_to_num(cc, nan=-2.0) > np.nan_to_num(best[0], nan=-2.0):
+            best = (cc, n, op.as_hkl().triplet())
+    cc, n_matched, reindexing = best
     d = np.asarray(mtz.cell.calculate_d_array(hkl.astype(np.int32)))
     possible = gemmi.make_miller_array(mtz.cell, mtz.spacegroup, float(d.min()), 0.0, unique=True)
     completeness = 100.0 * len(hkl) / max(len(possible), 1)
-    log.info("  CC(merged IMEAN, true I) = %.4f over %d unique reflections", cc, int(ok.sum()))
+    log.info("  CC(merged IMEAN, true I) = %.4f over %d unique reflections%s", cc, n_matched,
+             "" if reindexing == "h,k,l" else f" (indexed as {reindexing} of the truth: an indexing ambiguity)")
     log.info("  completeness %.1f%% to %.2f A", completeness, d.min())
-    return {"cc_truth": cc, "completeness": completeness, "space_group": mtz.spacegroup.xhm(),
-            "unit_cell": crystal.unit_cell.parameters}
+    return {"cc_truth": cc, "n_matched": n_matched, "reindexing": reindexing, "completeness": completeness,
+            "space_group": mtz.spacegroup.xhm(), "unit_cell": crystal.unit_cell.parameters}
+
+
+def _cc_with_truth(hkl, imean, truth: dict, space_group) -> tuple[float, int]:
+    """CC of merged intensities with the true ones (matched in the truth's ASU) and how many matched."""
+    from friedel.miller import asu_mapping, hkl_key
+
+    mapped = asu_mapping(hkl, space_group).hkl
+    true_keys = hkl_key(truth["hkl"])
+    order = np.argsort(true_keys)
+    pos = np.clip(np.searchsorted(true_keys[order], hkl_key(mapped)), 0, len(order) - 1)
+    found = true_keys[order][pos] == hkl_key(mapped)
+    true_i = truth["IMEAN"][order][pos]
+    ok = found & np.isfinite(imean)
+    if ok.sum() <= 2:
+        return float("nan"), int(ok.sum())
+    return float(np.corrcoef(imean[ok], true_i[ok])[0, 1]), int(ok.sum())
