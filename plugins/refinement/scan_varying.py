@@ -199,6 +199,7 @@ class _ScanVaryingPart(ModelParameterisation):
         self.values = np.asarray(values, dtype=float).copy()
         self._store(self.values.reshape(self.sv.smoother.n_values, -1))
         self.sv.invalidate()
+        self.sv.compose()  # a metric that is not positive definite raises LinAlgError here (invalid step)
 
     def _local(self):  # pragma: no cover - interface
         raise NotImplementedError
