@@ -52,7 +52,11 @@ class IntegrationResult:
 
 
 def integrate(experiments, reflections: ReflectionTable, params, opener=None) -> IntegrationResult:
-    """Integrate every predicted reflection of ``experiments`` (see the module docstring)."""
+    """Integrate every predicted reflection of ``experiments`` (see the module docstring).
+
+    ``reflections`` (the strong indexed spots) loses its ``shoebox`` column once the profile
+    model is estimated, to keep memory for the passes.
+    """
     t_start = time.perf_counter()
     timing = {}
     if not len(experiments):
@@ -78,10 +82,7 @@ def integrate(experiments, reflections: ReflectionTable, params, opener=None) ->
         group_of[members] = g
     table["imageset_id"] = group_of[table["id"]]
     ids = table["id"]
-    frames_all = _frames_per_experiment(experiments, table)
-    zeta = np.zeros(n)
-    for i, fr in frames_all.items():
-        zeta[ids == i] = fr.zeta
+    frames_all, jacobian, zeta = _frames_per_experiment(experiments, table)
     table["zeta"] = zeta
     timing["prediction"] = time.perf_counter() - t_start
 
@@ -132,6 +133,10 @@ def integrate(experiments, reflections: ReflectionTable, params, opener=None) ->
             estimates[i] = ProfileEstimate(math.degrees(sigma_b), math.degrees(sigma_m), 0, 0)
             log.warning(f"Experiment {i}: {exc}; using the widths of the other experiments "
                         f"(sigma_b {math.degrees(sigma_b):.4f}, sigma_m {math.degrees(sigma_m):.4f} degrees)")
+    # the strong-spot pixels have served the estimate; the passes do not need them (memory)
+    ref = fr = None
+    if reflections is not None and "shoebox" in reflections:
+        del reflections["shoebox"]
     timing["profile_model"] = time.perf_counter() - t0
 
     # -- shoebox geometry ---------------------------------------------------------------------
@@ -188,9 +193,6 @@ def integrate(experiments, reflections: ReflectionTable, params, opener=None) ->
                                       experiment=without_crystal(e), background_scope=ip.background)
     chosen = getattr(backgrounds[0], "chosen", ip.background.algorithm)
     log.info(f"Background: {chosen}" + (" (auto)" if ip.background.algorithm == "auto" else ""))
-    jacobian = np.zeros((n, 2, 2))
-    for i, fr in frames_all.items():
-        jacobian[ids == i] = fr.jacobian
     inputs = dict(table=table, bbox=bbox, radius=radius, sigma_z=sigma_z, position=position, learn=learn,
                   skip=skip, experiments=experiments, backgrounds=backgrounds, voxels=voxels, params=params,
                   block_frames=block_frames, nproc=nproc, opener=opener, jacobian=jacobian,
@@ -326,5 +328,29 @@ def _scan_hi(experiments, ids):
 
 
 def _frames_per_experiment(experiments, table):
+    """Kabsch frames of each experiment's rows, as views of one (n, 2, 2) Jacobian array.
+
+    The prediction table holds each experiment's rows contiguously (tables concatenated in
+    experiment order), so the per-experiment frames share the table's memory.
+    """
+    from friedel.contracts.integration import LocalFrames
+
     ids = table["id"]
-    return {i: local_frames(e, table.select(ids == i)) for i, e in enumerate(experiments)}
+    n = len(table)
+    jacobian = np.zeros((n, 2, 2))
+    zeta = np.zeros(n)
+    frames = {}
+    for i, e in enumerate(experiments):
+        sel = np.flatnonzero(ids == i)
+        if not len(sel):
+            frames[i] = local_frames(e, table.select(sel))
+            continue
+        lo, hi = int(sel[0]), int(sel[-1]) + 1
+        assert hi - lo == len(sel), "prediction rows of one experiment must be contiguous"
+        sub = {"s1": table["s1"][lo:hi], "panel": table["panel"][lo:hi], "xyzcal.px": table["xyzcal.px"][lo:hi]}
+        fr = local_frames(e, sub)
+        jacobian[lo:hi] = fr.jacobian
+        zeta[lo:hi] = fr.zeta
+        frames[i] = LocalFrames(centre=table["xyzcal.px"][lo:hi], jacobian=jacobian[lo:hi], zeta=zeta[lo:hi],
+                                dphi=fr.dphi, s1=table["s1"][lo:hi])
+    return frames, jacobian, zeta

@@ -81,15 +81,16 @@ def _geometry(inp, rows, owned, profile_index) -> JobGeometry:
         learn=np.ascontiguousarray(inp["learn"][rows]))
 
 
-def merge_results(results, n):
-    merged = {}
-    for rows, res, _ in results:
-        for k, v in res.items():
+def merge_results(results: list, n: int) -> dict:
+    """One array per result field over all ``n`` rows; ``results`` is emptied as it goes, so
+    that the per-job copies are freed while the merged arrays fill."""
+    merged = {"done": np.zeros(n, bool)}
+    while results:
+        rows, res, _ = results.pop()
+        for k in list(res):
+            v = res.pop(k)
             if k not in merged:
-                shape = (n,) + v.shape[1:]
-                merged[k] = np.zeros(shape, v.dtype)
+                merged[k] = np.zeros((n,) + v.shape[1:], v.dtype)
             merged[k][rows] = v
-    merged["done"] = np.zeros(n, bool)
-    for rows, _, _ in results:
         merged["done"][rows] = True
     return merged

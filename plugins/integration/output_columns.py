@@ -15,15 +15,14 @@ log = logging.getLogger("friedel")
 
 
 def assemble(table, r, experiments, params, fitting, fit_index, skip):
-    """Columns and flags of integrated.refl (DIALS names and bits)."""
+    """Flags on the prediction table, then the output rows with their columns (DIALS names and bits).
+
+    Only the rows written (integrated ones, unless ``output.include_unintegrated``) get the
+    result columns, so the full-size table never carries them.
+    """
     n = len(table)
     ip = params.integration
     done = r["done"] & ~skip
-    for name in ("intensity.sum.value", "intensity.sum.variance", "background.mean", "background.sum.value",
-                 "background.sum.variance"):
-        table[name] = np.where(done, r[name], 0.0)
-    for name in ("num_pixels.valid", "num_pixels.background", "num_pixels.background_used", "num_pixels.foreground"):
-        table[name] = np.where(done, r[name], 0).astype(np.int32)
     n_fg = r["num_pixels.foreground"]
     n_fg_valid = r["num_pixels.foreground_valid"]
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -42,58 +41,68 @@ def assemble(table, r, experiments, params, fitting, fit_index, skip):
     table.set_flags(measurable & ~complete, Flags.foreground_includes_bad_pixels | Flags.failed_during_summation)
     table.set_flags(complete & shared, Flags.failed_during_summation)
     table.set_flags(done & r["overloaded"], Flags.overloaded)
-    table.set_flags(done & (r["num_pixels.overlapped_fg"] > 0), Flags.overlapped_fg)
+    table.set_flags(done & shared, Flags.overlapped_fg)
     table.set_flags(done & (r["num_pixels.overlapped_bg"] > 0), Flags.overlapped_bg)
     counts = {}
+    prf_ok = None
     if fitting:
         prf_ok = measurable & r["prf.ok"]
-        table["intensity.prf.value"] = np.where(prf_ok, r["intensity.prf.value"], 0.0)
-        table["intensity.prf.variance"] = np.where(prf_ok, r["intensity.prf.variance"], -1.0)
-        table["profile.correlation"] = np.where(prf_ok, r["profile.correlation"], 0.0)
         table.set_flags(prf_ok, Flags.integrated_prf)
         no_profile = measurable & (fit_index < 0)
         table.set_flags(measurable & ~prf_ok & ~no_profile, Flags.failed_during_profile_fitting)
         counts["no_reference_profile"] = int(no_profile.sum())
         counts["failed_profile_fitting"] = int((measurable & ~prf_ok & ~no_profile).sum())
-    # observed centroid (summation foreground); predicted where nothing positive was seen
-    cen = r["centroid"]
-    good_c = done & (cen[:, 0] >= 0)
-    obs = np.where(good_c[:, None], cen, table["xyzcal.px"])
-    table["xyzobs.px.value"] = obs
-    table["xyzobs.px.variance"] = np.where(good_c[:, None], r["centroid.variance"], 1.0 / 12.0)
-    mm_columns(table, experiments)
-    lp = np.zeros(n)
-    qe = None
-    for i, e in enumerate(experiments):
-        sel = table["id"] == i
-        lp[sel] = lorentz_polarisation(e, table["s1"][sel])
-        q = quantum_efficiency(e, table["s1"][sel], table["panel"][sel])
-        if q is not None:
-            if qe is None:
-                qe = np.ones(n)
-            qe[sel] = q
-    table["lp"] = lp
-    if qe is not None:
-        table["qe"] = qe
-    table["partial_id"] = np.arange(n, dtype=np.int64)
     integrated = table.get_flags(Flags.integrated, all=False)
     counts.update({
-        "integrated_sum": int(table.get_flags(Flags.integrated_sum).sum()),
-        "integrated_prf": int(table.get_flags(Flags.integrated_prf).sum()),
+        "integrated_sum": int(sum_ok.sum()),
+        "integrated_prf": int(prf_ok.sum()) if prf_ok is not None else 0,
         "integrated": int(integrated.sum()),
         "too_few_valid_foreground": int(too_few_valid.sum()),
         "failed_background": int((done & ~bg_ok).sum()),
         "foreground_bad_pixels": int((measurable & ~complete).sum()),
         "overloaded": int((done & r["overloaded"]).sum()),
-        "overlapped_fg": int((done & (r["num_pixels.overlapped_fg"] > 0)).sum()),
+        "overlapped_fg": int((done & shared).sum()),
         "overlapped_bg": int((done & (r["num_pixels.overlapped_bg"] > 0)).sum()),
         "full": int((integrated & (table["partiality"] > 0.99)).sum()),
         "partial": int((integrated & (table["partiality"] <= 0.99)).sum()),
     })
-    if params.output.include_unintegrated:
-        return table, counts
-    log.info(f"Removing {n - int(integrated.sum())} unintegrated reflections of {n} total")
-    return table.select(integrated), counts
+    keep = np.arange(n) if params.output.include_unintegrated else np.flatnonzero(integrated)
+    if len(keep) < n:
+        log.info(f"Removing {n - len(keep)} unintegrated reflections of {n} total")
+    out = table.select(keep)
+    d = done[keep]
+    for name in ("intensity.sum.value", "intensity.sum.variance", "background.mean", "background.sum.value",
+                 "background.sum.variance"):
+        out[name] = np.where(d, r[name][keep], 0.0)
+    for name in ("num_pixels.valid", "num_pixels.background", "num_pixels.background_used", "num_pixels.foreground"):
+        out[name] = np.where(d, r[name][keep], 0).astype(np.int32)
+    if fitting:
+        ok = prf_ok[keep]
+        out["intensity.prf.value"] = np.where(ok, r["intensity.prf.value"][keep], 0.0)
+        out["intensity.prf.variance"] = np.where(ok, r["intensity.prf.variance"][keep], -1.0)
+        out["profile.correlation"] = np.where(ok, r["profile.correlation"][keep], 0.0)
+    # observed centroid (summation foreground); predicted where nothing positive was seen
+    cen = r["centroid"][keep]
+    good_c = d & (cen[:, 0] >= 0)
+    out["xyzobs.px.value"] = np.where(good_c[:, None], cen, out["xyzcal.px"])
+    out["xyzobs.px.variance"] = np.where(good_c[:, None], r["centroid.variance"][keep], 1.0 / 12.0)
+    mm_columns(out, experiments)
+    m = len(out)
+    lp = np.zeros(m)
+    qe = None
+    for i, e in enumerate(experiments):
+        sel = out["id"] == i
+        lp[sel] = lorentz_polarisation(e, out["s1"][sel])
+        q = quantum_efficiency(e, out["s1"][sel], out["panel"][sel])
+        if q is not None:
+            if qe is None:
+                qe = np.ones(m)
+            qe[sel] = q
+    out["lp"] = lp
+    if qe is not None:
+        out["qe"] = qe
+    out["partial_id"] = keep.astype(np.int64)
+    return out, counts
 
 
 def mm_columns(table, experiments):
