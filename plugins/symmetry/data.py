@@ -5,7 +5,9 @@
    LP/QE corrections (summation also divided by the partiality), a partiality cut, rejection of
    I/sigma < -5, and only the first 360 degrees of a sweep.
 2. :func:`merge_p1`: average repeated observations (Friedel mates together) in P1, keeping a
-   few pairs of repeats for the expected correlation of identical reflections.
+   few pairs of repeats for the expected correlation of identical reflections; for unscaled
+   data, observations more than 12 sigma from the others of their reflection are dropped first
+   and sigma is inflated (:func:`inflate_sigma`).
 3. :func:`normalise`: E^2 = I / <I>, the expectation from a Wilson model fitted by maximum
    likelihood (isotropic B or an anisotropic quadratic form) times a shell-wise correction, or
    the plain shell means ("quasi").
@@ -188,6 +190,38 @@ def merge_p1(hkl, intensity, variance) -> P1Merged:
                     group, np.asarray(intensity, float), np.asarray(variance, float))
 
 
+def outliers_p1(hkl, intensity, variance, zmax: float = 12.0, max_rounds: int = 10) -> np.ndarray:
+    """True for observations more than ``zmax`` sigma from the mean of the other observations of
+    the same reflection (h and -h together, at least three observations): zingers and gross
+    integration errors, which unscaled data have not yet been filtered for. Iterative: in each
+    round only the worst observation of a reflection goes, so one outlier cannot condemn the rest."""
+    keys = friedel_key(np.asarray(hkl, dtype=np.int64))
+    _u, group = np.unique(keys, return_inverse=True)
+    n_groups = int(group.max()) + 1 if len(group) else 0
+    V = np.asarray(variance, float)
+    w = 1.0 / V
+    I = np.asarray(intensity, float)
+    rejected = np.zeros(len(I), bool)
+    for _ in range(max_rounds):
+        kept_w = np.where(rejected, 0.0, w)
+        sw = np.bincount(group, weights=kept_w, minlength=n_groups)
+        swi = np.bincount(group, weights=kept_w * I, minlength=n_groups)
+        count = np.bincount(group, weights=(~rejected).astype(float), minlength=n_groups)
+        others_w = sw[group] - kept_w
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean_others = (swi[group] - kept_w * I) / others_w
+            z = np.abs(I - mean_others) / np.sqrt(V + 1.0 / others_w)
+        z[rejected | (count[group] < 3) | ~(others_w > 0) | ~np.isfinite(z)] = 0.0
+        # the worst of each reflection, if beyond zmax
+        worst = np.zeros(n_groups)
+        np.maximum.at(worst, group, z)
+        new = (z > zmax) & (z == worst[group])
+        if not new.any():
+            break
+        rejected |= new
+    return rejected
+
+
 def repeat_pairs(merged: P1Merged, rng: np.random.Generator, max_pairs: int = 20000) -> np.ndarray:
     """(n, 2) pairs of independent observations of the same reflection (raw intensities)."""
     order = np.argsort(merged.group, kind="stable")
@@ -314,6 +348,8 @@ def merged_dataset(identifier: str, hkl, intensity, variance, unit_cell_A, rotat
     hkl = np.asarray(hkl, dtype=np.int32)
     d_obs = 1.0 / np.linalg.norm(hkl @ np.asarray(unit_cell_A).T, axis=1)
     keep = np.ones(len(hkl), bool) if d_min is None else d_obs >= d_min
+    if inflate:  # unscaled data: drop gross outliers before merging
+        keep &= ~outliers_p1(hkl, intensity, variance)
     merged = merge_p1(hkl[keep], np.asarray(intensity)[keep], np.asarray(variance)[keep])
     d = 1.0 / np.linalg.norm(merged.hkl @ np.asarray(unit_cell_A).T, axis=1)
     sigma = inflate_sigma(merged.intensity, merged.sigma) if inflate else merged.sigma

@@ -121,6 +121,8 @@ def merged_datasets(prepared: list[PreparedExperiment], normalisation: str, d_mi
         I = np.concatenate([p.observations.intensity for p in group])
         V = np.concatenate([p.observations.variance for p in group])
         identifier = "+".join(p.identifier for p in group) if combine and len(group) > 1 else first.identifier
+        # scaled intensities have had their errors adjusted and outliers rejected already
+        unscaled = any(p.observations.column != "scale" for p in group)
         out.append(merged_dataset(identifier, hkl, I, V, first.A, first.search.group.rotations, normalisation,
-                                  d_min=d_min, rng=rng))
+                                  d_min=d_min, inflate=unscaled, rng=rng))
     return out
