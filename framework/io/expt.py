@@ -24,12 +24,13 @@ def read_experiments(path: str, resolve_paths: bool = True) -> ExperimentList:
         raise FileFormatError(f"{path} is not a valid .expt (JSON) file: {exc}") from None
     try:
         experiments = ExperimentList.from_dict(data)
-    except (KeyError, ValueError, TypeError, IndexError) as exc:
-        raise FileFormatError(f"{path} is not a DIALS experiment list: {exc!r}") from None
-    if resolve_paths:
-        base = os.path.dirname(os.path.abspath(path))
-        for imageset in experiments.imagesets:
-            imageset.resolve_relative_to(base)
+        if resolve_paths:
+            base = os.path.dirname(os.path.abspath(path))
+            for imageset in experiments.imagesets:
+                imageset.resolve_relative_to(base)
+    except (KeyError, ValueError, TypeError, IndexError, AttributeError) as exc:
+        # a damaged or hand-edited file: a model missing, or a value of the wrong kind
+        raise FileFormatError(f"{path} is not a DIALS experiment list (damaged or incomplete: {exc!r})") from None
     return experiments
 
 
