@@ -123,3 +123,21 @@ def test_output_is_a_directory(work):
 def test_empty_output_name(work):
     assert_refused(run(["find_spots", "imported.expt", "output.reflections="], folder_with_images(work)),
                    "empty")
+
+
+def test_flipped_bytes_in_a_real_pilatus_image(real_data, tmp_path):
+    """The issue's case: 20 flipped bytes in a real CBF changed most pixels and were accepted."""
+    import bz2
+
+    import pytest
+
+    from friedel.errors import FileFormatError
+    from friedel.formats.base import open_file
+
+    raw = bz2.open(real_data / "images/thaumatin_grid/thau_3_2_0001.cbf.bz2").read()
+    path = tmp_path / "thau_3_2_0001.cbf"
+    path.write_bytes(raw)
+    start = raw.index(b"\x0c\x1a\x04\xd5") + 4
+    flip_bytes(path, n=20, start=start, stop=start + 1_000_000, seed=11)
+    with pytest.raises(FileFormatError, match="thau_3_2_0001.cbf.*Content-MD5"):
+        open_file(path).get_raw_data(0)
