@@ -329,12 +329,21 @@ def predict_rotation(experiment, d_min: float, experiment_id: int = 0, hkl: np.n
     extra = 5.0 if varying else 0.0
     lo, hi = np.radians(scan.oscillation_range[0] - margin_deg), np.radians(scan.oscillation_range[1] + margin_deg)
     if varying:
+        # only candidates within a few degrees of the scan are followed to their crossing
         lo_c, hi_c = lo - np.radians(extra), hi + np.radians(extra)
-        phi1, phi2 = _wrap_into(phi1, lo_c, hi_c)[0], _wrap_into(phi2, lo_c, hi_c)[0]
-        ok1, ok2 = ok.copy(), ok.copy()
-        phi1, g1 = _sv_angles(experiment, hkl, phi1)
-        phi2, g2 = _sv_angles(experiment, hkl, phi2)
-        oks = (ok1 & g1, ok2 & g2)
+        oks = []
+        settled = []
+        for phi in (phi1, phi2):
+            wrapped, near = _wrap_into(phi, lo_c, hi_c)
+            if hi_c - lo_c > 2 * np.pi:
+                near[:] = True
+            sel = np.flatnonzero(ok & near)
+            out = np.full(len(phi), np.nan)
+            good = np.zeros(len(phi), bool)
+            out[sel], good[sel] = _sv_angles(experiment, hkl[sel], wrapped[sel])
+            settled.append(np.where(good, out, 0.0))
+            oks.append(good)
+        phi1, phi2 = settled
     else:
         oks = (ok, ok)
     rows_h, rows_phi = [], []
@@ -350,7 +359,7 @@ def predict_rotation(experiment, d_min: float, experiment_id: int = 0, hkl: np.n
             rows_phi.append(wrapped[again] + 2 * np.pi)
     h = np.concatenate(rows_h)
     phi = np.concatenate(rows_phi)
-    if varying:  # crossings shifted by a turn (scans wider than 360 deg) settle with the A there
+    if varying and hi - lo > 2 * np.pi:  # crossings shifted by a turn settle with the A there
         phi, settled = _sv_angles(experiment, h, phi)
         keep = settled & (phi >= lo) & (phi < hi)
         h, phi = h[keep], phi[keep]
