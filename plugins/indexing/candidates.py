@@ -43,8 +43,8 @@ def find_lattice(rlp, max_cell, d, params, space_group=None, primitive_cell=None
 
 def lattice_candidates(rlp, max_cell, params, space_group=None, primitive_cell=None, d_start=None, spot_d=None,
                        known_setting=True):
-    """Candidate direct bases (rows) for the spots ``rlp``, best first (fraction indexed, then
-    RMS fractional residual); Niggli-reduced, or in the reference setting of ``space_group``
+    """Candidate direct bases (rows) for the spots ``rlp``, best first (the smallest cell among those
+    indexing nearly the most spots, then fraction indexed, then RMS fractional residual); Niggli-reduced, or in the reference setting of ``space_group``
     (``known_setting=False``: Niggli-reduced even when the symmetry is known; the caller checks
     the cell after refinement). Raises FriedelError when no lattice is found."""
     method = build_plugin("indexing_methods", params.method, params)  # contract: friedel.contracts.indexing
@@ -85,12 +85,18 @@ def lattice_candidates(rlp, max_cell, params, space_group=None, primitive_cell=N
         h = low @ D.T
         resid = np.abs(h - np.round(h))
         ok = np.all(resid < tol, axis=1)
-        key = (round(ok.mean(), 2), -float(np.sqrt(np.mean(resid[ok] ** 2))) if ok.any() else -1.0)
-        found.append((key, D))
+        rms = float(np.sqrt(np.mean(resid[ok] ** 2))) if ok.any() else 1.0
+        found.append((float(ok.mean()), rms, abs(float(np.linalg.det(D))), D))
     if not found:
         raise fit_error
-    found.sort(key=lambda kd: kd[0], reverse=True)
-    if found[0][0][0] < 0.2:
-        raise FriedelError(f"no lattice found: the best basis indexes only {100 * found[0][0][0]:.0f}% of "
+    best = max(f[0] for f in found)
+    if best < 0.2:
+        raise FriedelError(f"no lattice found: the best basis indexes only {100 * best:.0f}% of "
                            f"{len(low)} spots; {hint}")
-    return [D for _, D in found]
+    # a supercell indexes the same spots and some noise besides: among the bases indexing nearly as
+    # many as the best the smallest cell comes first (then fraction indexed, then RMS residual)
+    near = [f for f in found if f[0] >= best - max(0.03, 0.05 * best)]
+    smallest = min(f[2] for f in near)
+    near.sort(key=lambda f: (round(np.log2(f[2] / smallest) * 4), -round(f[0], 2), f[1]))
+    rest = sorted((f for f in found if not any(f is g for g in near)), key=lambda f: (-round(f[0], 2), f[1]))
+    return [f[3] for f in near + rest]

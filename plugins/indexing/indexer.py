@@ -21,8 +21,9 @@ from friedel.errors import FriedelError
 from friedel.models import ExperimentList
 from friedel.plugins.indexing import lattice as lat
 from friedel.plugins.indexing.candidates import primitive_known_cell
+from friedel.plugins.indexing.ice import ice_ring_spots
 from friedel.plugins.indexing.macro_cycles import macro_cycles
-from friedel.plugins.indexing.reciprocal import estimate_max_cell, first_cycle_d_min, spots_in_reciprocal_space
+from friedel.plugins.indexing.reciprocal import first_cycle_d_min, max_cell_estimates, spots_in_reciprocal_space
 from friedel.plugins.indexing.refine import cell_esds
 from friedel.plugins.indexing.state import Search, Trial
 from friedel.plugins.indexing.strategies import cell_text, next_lattice
@@ -138,6 +139,7 @@ def _index_crystal(sweeps, refl, params, refinement_params) -> IndexingResult:
             trial = macro_cycles(search, grown.without_newest(), search.schedule[-1:])
             break
         trial = grown
+    _report_distance(search, trial)
     experiments = trial.experiments()
     misorientations = []
     crystals = trial.crystals
@@ -156,19 +158,64 @@ def _search(sweeps, refl, params, refinement_params) -> Search:
     known = params.known_symmetry
     space_group = gemmi.SpaceGroup(known.space_group) if known.space_group else None
     primitive_cell = primitive_known_cell(known.unit_cell, space_group)
-    max_cell = params.max_cell
-    if max_cell is None:
-        max_cell = estimate_max_cell(rlp, params.max_cell_multiplier)
+    usable = ~_ice_ring_spots(d, params)
+    if params.max_cell is not None:
+        max_cells = [params.max_cell]
+    else:
+        max_cells = max_cell_estimates(rlp[usable], params.max_cell_multiplier)
+        log.info("Maximum cell estimated from nearest-neighbour separations: %s A",
+                 ", then ".join(f"{m:.1f}" for m in max_cells))
+        # fallbacks, tried only when no estimate gives a lattice indexing half the spots: close pairs
+        # (a split crystal) without a gap to the lattice's separations inflate even the last estimate
+        while len(max_cells) < 4 and max_cells[-1] / 2 >= 4 * params.min_cell:
+            max_cells.append(max_cells[-1] / 2)
         if primitive_cell is not None:
-            max_cell = max(max_cell, 1.3 * max(primitive_cell[:3]))
-        log.info("Maximum cell estimated from nearest-neighbour separations: %.1f A", max_cell)
+            max_cells = sorted({max(m, 1.3 * max(primitive_cell[:3])) for m in max_cells}, reverse=True)
     d_all = float(np.min(d))
-    d_start = params.d_min_start or first_cycle_d_min(d)
+    d_start = params.d_min_start or first_cycle_d_min(d[usable])
     schedule = _resolution_schedule(d_start, d_all, params.n_macro_cycles)
     log.info("Macro-cycle resolution limits: %s A", ", ".join(f"{x:.2f}" for x in schedule))
-    return Search(params=params, refinement_params=refinement_params, space_group=space_group,
-                  primitive_cell=primitive_cell, max_cell=max_cell, d_start=d_start, schedule=schedule,
-                  stills=all(e.is_still for e in sweeps), n_spots=len(refl))
+    stills = all(e.is_still for e in sweeps)
+    search = Search(params=params, refinement_params=refinement_params, space_group=space_group,
+                    primitive_cell=primitive_cell, max_cell=max_cells[0], max_cells=max_cells, d_start=d_start,
+                    schedule=schedule, stills=stills, n_spots=len(refl), search_spots=usable,
+                    input_distances=[s.detector[0].distance for s in sweeps],
+                    scan_width=sum(abs(s.scan.oscillation[1]) * s.scan.num_images for s in sweeps if not s.is_still))
+    if params.refine and not stills and len(schedule) > 1 and search.scan_width < params.distance_guard.narrow_wedge:
+        log.info("Narrow wedge (%.1f deg): the detector distance is fixed until the last macro-cycle",
+                 search.scan_width)
+    return search
+
+
+def _report_distance(search, trial) -> None:
+    """Say when indexing moved a detector distance by more than distance_guard.warn_shift: on a
+    narrow wedge a distance that moved with the cell is the first thing to suspect."""
+    limit = search.params.distance_guard.warn_shift
+    for i, (sweep, d0) in enumerate(zip(trial.sweeps, search.input_distances)):
+        d1 = sweep.detector[0].distance
+        if abs(d1 / d0 - 1) > limit:
+            log.warning("Refinement moved the detector distance of sweep %d by %+.1f%% (%.2f -> %.2f mm); the cell "
+                        "scales with it. If the header distance is right, index again with "
+                        "refinement.parameterisation.detector.fix=distance (or give the known unit_cell=)",
+                        i + 1, 100 * (d1 / d0 - 1), d0, d1)
+
+
+def _ice_ring_spots(d, params) -> np.ndarray:
+    """Spots on the ice rings the spot list shows (none when filter_ice=False, or when too few
+    spots would be left to search)."""
+    on_ice = np.zeros(len(d), bool)
+    if not params.filter_ice:
+        return on_ice
+    mask, rings = ice_ring_spots(d, params.ice_ring_width)
+    if not rings:
+        return on_ice
+    if (~mask).sum() < max(params.min_spots, 0.1 * len(d)):
+        log.info("Ice rings at %s A hold nearly all spots; they are kept in the lattice search",
+                 ", ".join(f"{x:.2f}" for x in rings))
+        return on_ice
+    log.info("Ice rings at %s A: %d of %d spots left out of the maximum-cell estimate and the lattice search",
+             ", ".join(f"{x:.2f}" for x in rings), mask.sum(), len(d))
+    return mask
 
 
 def _resolution_schedule(d_start, d_all, n_cycles):

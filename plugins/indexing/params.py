@@ -46,6 +46,21 @@ class StillsParams:
 
 
 @scope
+class DistanceGuardParams:
+    """What the macro-cycles let refinement do with the detector distance. On a narrow wedge the
+    distance and the cell scale are strongly correlated: the data hardly tell them apart."""
+
+    narrow_wedge: float = param(10.0, help="Sweeps narrower than this in total (degrees) keep the detector distance "
+                                "fixed until the last macro-cycle (all resolution in)", expert_level=1)
+    check_shift: float = param(0.005, help="A macro-cycle that leaves the distance more than this fraction away from "
+                               "the input distance is refined again with the distance fixed ...", expert_level=1)
+    min_rmsd_gain: float = param(0.05, help="... and keeps the moved distance only if that lowers the positional "
+                                 "RMSD by at least this fraction and indexes nearly as many spots", expert_level=1)
+    warn_shift: float = param(0.02, help="Warn when indexing moves the distance by more than this fraction",
+                              expert_level=1)
+
+
+@scope
 class IndexingParams:
     """Lattice search and macro-cycles."""
 
@@ -53,6 +68,13 @@ class IndexingParams:
     max_cell: float | None = param(None, help="Longest cell edge to look for (Angstrom); None: estimated from the spots")
     min_cell: float = param(3.0, help="Shortest cell edge to look for (Angstrom)", expert_level=1)
     max_cell_multiplier: float = param(1.3, help="Factor on the nearest-neighbour estimate of max_cell", expert_level=2)
+    filter_ice: bool = param(True, help="Leave spots on the ice rings the spot list shows out of the max_cell "
+                             "estimate and the lattice search (they are still indexed if they fit)")
+    ice_ring_width: float = param(0.002, help="Half-width of an ice ring's band in 1/d^2 (1/A^2)", expert_level=2)
+    max_offset: float = param(5.0, help="After the last macro-cycle, indexed spots of a sweep predicted further "
+                              "than this (pixels; or 6 robust standard deviations of the offsets if larger) or more "
+                              "than 3 images (or 6 standard deviations in phi) from their centroid are left "
+                              "unindexed", expert_level=1)
     d_min_start: float | None = param(None, help="Resolution of the first macro-cycle; None: the low-resolution half")
     n_macro_cycles: int = param(5, type=types.Int(min=1), help="Macro-cycles from d_min_start to all the data")
     min_spots: int = param(10, type=types.Int(min=3), help="Fewest spots worth indexing (per crystal)")
@@ -63,6 +85,7 @@ class IndexingParams:
     index_assignment: IndexAssignmentParams = param(IndexAssignmentParams)
     known_symmetry: KnownSymmetryParams = param(KnownSymmetryParams)
     refine: bool = param(True, help="Refine geometry in each macro-cycle (False: refine the crystal only)", expert_level=1)
+    distance_guard: DistanceGuardParams = param(DistanceGuardParams)
     stills: StillsParams = param(StillsParams)
 
 

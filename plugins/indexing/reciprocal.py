@@ -27,14 +27,26 @@ def spots_in_reciprocal_space(experiments, reflections):
     return reflections
 
 
-def estimate_max_cell(rlp: np.ndarray, multiplier: float = 1.3, percentile: float = 5.0,
-                      d_min: float | None = None) -> float:
-    """Largest plausible cell edge (Angstrom) from nearest-neighbour separations of rlps.
+def estimate_max_cell(rlp: np.ndarray, multiplier: float = 1.3, d_min: float | None = None) -> float:
+    """Largest plausible cell edge (Angstrom): the first (largest) of :func:`max_cell_estimates`."""
+    return max_cell_estimates(rlp, multiplier, d_min)[0]
 
-    Neighbouring reciprocal-lattice points are at least ``1/a_max`` apart; the lower tail of
-    the nearest-neighbour distances (a percentile, to ignore noise) therefore bounds the
-    longest cell edge. Distances below 0.3 x the median are the same reflection seen twice
-    (split spots, or several sweeps of one crystal) and are ignored.
+
+def max_cell_estimates(rlp: np.ndarray, multiplier: float = 1.3, d_min: float | None = None,
+                       max_height_fraction: float = 0.25, spots_per_bin: int = 10,
+                       max_estimates: int = 3) -> list[float]:
+    """Plausible longest cell edges (Angstrom, largest first) from nearest-neighbour separations of rlps.
+
+    Neighbouring reciprocal-lattice points are at least ``1/a_max`` apart. The separations of
+    the spots' nearest neighbours are histogrammed; the crystal's lattice makes a peak, and the
+    smallest separation still at ``max_height_fraction`` of that peak's height, times
+    ``multiplier``, bounds the longest edge. A low tail of close pairs (noise, a weak second
+    lattice) stays below that height, where a low percentile of the separations would follow it
+    and inflate the estimate (a 79 A cell with a weak second lattice: 277 A by the 5th
+    percentile, 104 A by the histogram). When close pairs are a population of their own (a split
+    crystal: two lattices a fraction of a degree apart; spots seen twice) the histogram has
+    several peaks separated by empty bins, and each gives an estimate: the caller tries them
+    in turn. Distances below 0.3 x the median are the same reflection seen twice and are ignored.
     """
     rlp = np.asarray(rlp, dtype=float)
     if d_min is not None:
@@ -48,7 +60,33 @@ def estimate_max_cell(rlp: np.ndarray, multiplier: float = 1.3, percentile: floa
     nn = nn[nn > 0.3 * np.median(nn)]
     if len(nn) == 0:
         raise FriedelError("spots coincide in reciprocal space; give max_cell= explicitly")
-    return float(multiplier / np.percentile(nn, percentile))
+    n_bins = int(np.clip(len(nn) // spots_per_bin, 10, 200))
+    hist, edges = np.histogram(nn, bins=n_bins, range=(0.0, float(np.percentile(nn, 99))))
+    estimates = []
+    for lo, hi in _populations(hist, max_height_fraction):
+        peak = lo + int(np.argmax(hist[lo:hi]))
+        low = peak
+        while low > lo and hist[low - 1] >= max_height_fraction * hist[peak]:
+            low -= 1
+        smallest = edges[low] if edges[low] > 0 else float(np.min(nn))
+        estimates.append(float(multiplier / smallest))
+    return estimates[:max_estimates]
+
+
+def _populations(hist: np.ndarray, fraction: float) -> list[tuple[int, int]]:
+    """Bin ranges [lo, hi) of the histogram's populations, in order of separation: runs of bins
+    separated by at least two empty bins; populations smaller than ``fraction`` of the largest
+    are dropped."""
+    occupied = np.flatnonzero(hist > 0)
+    runs, start = [], occupied[0]
+    for a, b in zip(occupied[:-1], occupied[1:]):
+        if b - a > 2:
+            runs.append((start, a + 1))
+            start = b
+    runs.append((start, occupied[-1] + 1))
+    size = np.array([hist[lo:hi].sum() for lo, hi in runs])
+    keep = [r for r, n in zip(runs, size) if n >= fraction * size.max()]
+    return keep if keep else [runs[int(np.argmax(size))]]
 
 
 def first_cycle_d_min(d: np.ndarray, min_spots: int = 200, fraction: float = 0.5) -> float:

@@ -26,18 +26,22 @@ log = logging.getLogger("friedel")
 
 
 def refine_models(experiments, reflections, refinement_params=None, crystal_only: bool = False,
-                  fix_detector: bool = False, fast_outliers: bool = False):
+                  fix_detector: bool = False, fast_outliers: bool = False, fix_distance: bool = False):
     """Refine the models of ``experiments`` against the indexed ``reflections`` (id >= 0).
 
     Returns ``(experiments, reflections, rmsds, cell_esds)``; rmsds maps experiment id to
     (x mm, y mm, phi rad) and cell_esds crystal number to six ESDs. ``crystal_only`` fixes
-    beam, detector and goniometer. Raises :class:`FriedelError` (one line) when refinement
-    is impossible or fails.
+    beam, detector and goniometer; ``fix_distance`` the detector distance (a macro-cycle guard:
+    on a narrow wedge distance and cell scale are correlated). Raises :class:`FriedelError`
+    (one line) when refinement is impossible or fails.
     """
     params = static_subset_params(refinement_params)  # static, 100 reflections per degree unless set
     params.parameterisation.auto_reduction.action = "fix"
     if fix_detector or crystal_only:
         params.parameterisation.detector.fix = "all"
+    elif fix_distance:
+        detector = params.parameterisation.detector
+        detector.fix = {"none": "distance", "orientation": "all"}.get(detector.fix, detector.fix)
     if crystal_only:
         params.parameterisation.beam.fix = ["all"]
         params.parameterisation.goniometer.fix = "all"

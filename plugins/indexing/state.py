@@ -27,10 +27,14 @@ class Search:
     space_group: gemmi.SpaceGroup | None
     primitive_cell: tuple | None  # Niggli cell of the known unit cell
     max_cell: float
+    max_cells: list  # maximum-cell estimates to try in turn, largest first (max_cell is the first)
     d_start: float
     schedule: list  # resolution limit of each macro-cycle (Angstrom)
     stills: bool
     n_spots: int  # spots of this crystal, indexed or not
+    search_spots: np.ndarray | None = None  # rows the lattice search may use (not on ice rings); None: all
+    input_distances: list = field(default_factory=list)  # detector distance of each sweep as given (mm)
+    scan_width: float = 0.0  # degrees of rotation, all sweeps together
 
     @property
     def known_symmetry(self) -> bool:
@@ -53,7 +57,7 @@ class CycleRecord:
     cells: list  # per lattice, six numbers
     cell_esds: dict
     distances: list = field(default_factory=list)  # per sweep, mm after the cycle
-    detector_refined: bool = True
+    distance_refined: bool = True
     note: str = ""  # why a guard changed what this cycle refined
 
     @property
@@ -71,7 +75,7 @@ class CycleRecord:
                 "fraction_indexed": self.fraction_indexed,
                 "rmsds": {int(k): [float(x) for x in v] for k, v in self.rmsds.items()},
                 "cells": [list(map(float, c)) for c in self.cells], "distances": list(map(float, self.distances)),
-                "detector_refined": self.detector_refined, "note": self.note}
+                "distance_refined": self.distance_refined, "note": self.note}
 
 
 def sweep_experiment(sweep: Experiment, crystal: Crystal | None = None, geometry: Experiment | None = None,

@@ -39,11 +39,38 @@ def next_lattice(search: Search, trial: Trial) -> Trial:
 
 
 def candidates(search: Search, trial: Trial, known_setting: bool = True) -> list:
-    """Candidate bases among the spots the trial leaves unindexed, best first."""
+    """Candidate bases among the spots the trial leaves unindexed (and not on ice rings), best first.
+
+    Each maximum-cell estimate is tried in turn (largest first) until a lattice indexes at least
+    half of the low-resolution spots; otherwise the best of them is taken. A population of close
+    spot pairs (a split crystal) makes the first estimate far too long for the search.
+    """
     free = trial.unindexed()
+    if search.search_spots is not None:
+        free = free & search.search_spots
     p = search.params
-    return lattice_candidates(trial.refl["rlp"][free], search.max_cell, p, search.space_group, search.primitive_cell,
-                              d_start=search.d_start, spot_d=trial.refl["d"][free], known_setting=known_setting)
+    rlp, d = trial.refl["rlp"][free], trial.refl["d"][free]
+    low = rlp[d >= search.d_start] if np.sum(d >= search.d_start) >= 10 else rlp
+    best, error = None, None
+    for i, max_cell in enumerate(search.max_cells):
+        try:
+            found = lattice_candidates(rlp, max_cell, p, search.space_group, search.primitive_cell,
+                                       d_start=search.d_start, spot_d=d, known_setting=known_setting)
+        except FriedelError as exc:
+            error = error or exc
+            log.debug("no lattice with max_cell %.1f A: %s", max_cell, exc)
+            continue
+        score = lat.indexed_fraction(found[0], low, p.index_assignment.tolerance)
+        if i > 0:
+            log.info("Maximum cell %.1f A (the next nearest-neighbour population): best lattice indexes %.0f%% "
+                     "of the low-resolution spots", max_cell, 100 * score)
+        if best is None or score > best[0]:
+            best = (score, found)
+        if score >= 0.5:
+            break
+    if best is None:
+        raise error
+    return best[1]
 
 
 def plain_lattice(search: Search, trial: Trial) -> Trial:

@@ -15,12 +15,19 @@ from friedel.prediction import predict_rotation
 from friedel.reflection_table import ReflectionTable
 
 
+#: detector sizes (pixels) of a PILATUS 6M and 2M (0.172 mm pixels)
+PILATUS = {"6M": (2463, 2527), "2M": (1475, 1679)}
+
+
 def geometry(n_images=20, width_deg=0.5, start_deg=0.0, distance=200.0, wavelength=0.9795,
-             fixed_rotation=None, axis=(1.0, 0.0, 0.0)):
-    """Beam, detector (beam at the centre), goniometer and scan of one sweep."""
-    nx, ny, px = 2463, 2527, 0.172
-    panel = Panel(fast_axis=(1, 0, 0), slow_axis=(0, -1, 0),
-                  origin=(-nx * px / 2, ny * px / 2, -distance), pixel_size=(px, px), image_size=(nx, ny),
+             fixed_rotation=None, axis=(1.0, 0.0, 0.0), detector="6M", tilt_deg=0.0):
+    """Beam, detector (beam at the centre; ``tilt_deg`` turns it about the vertical axis through
+    the beam centre), goniometer and scan of one sweep."""
+    (nx, ny), px = PILATUS[detector], 0.172
+    c, s = np.cos(np.radians(tilt_deg)), np.sin(np.radians(tilt_deg))
+    fast, slow = np.array([c, 0.0, -s]), np.array([0.0, -1.0, 0.0])
+    origin = np.array([0.0, 0.0, -distance]) - fast * nx * px / 2 - slow * ny * px / 2
+    panel = Panel(fast_axis=fast, slow_axis=slow, origin=origin, pixel_size=(px, px), image_size=(nx, ny),
                   trusted_range=(-1, 1e6))
     gonio = Goniometer(rotation_axis=axis, fixed_rotation=np.eye(3) if fixed_rotation is None else fixed_rotation)
     return Experiment(beam=Beam(direction=(0, 0, 1), wavelength=wavelength), detector=Detector([panel]),
@@ -57,6 +64,34 @@ def spots(experiment, crystal, d_min, seed=0, sigma_px=0.3, sigma_frame=0.1, n_f
         "id": np.full(n, experiment_id, np.int32),
         "flags": np.full(n, int(Flags.strong), np.int64),
         "true_miller_index": hkl,
+    })
+
+
+#: d-spacings (A) of the strongest powder rings of hexagonal ice
+ICE_RINGS = (3.897, 3.669, 3.441, 2.671, 2.249, 2.072, 1.948, 1.918, 1.883, 1.721)
+
+
+def ice_ring_spots(experiment, n, seed=0, experiment_id=0):
+    """Strong-spot table of ``n`` spots on ice rings: random ring, azimuth and image (the truth
+    ``true_miller_index`` is (0, 0, 0): they belong to no lattice)."""
+    rng = np.random.default_rng(seed)
+    wavelength = experiment.beam.wavelength
+    d = rng.choice(ICE_RINGS, n) * (1 + rng.normal(0, 0.002, n))
+    two_theta = 2 * np.arcsin(wavelength / (2 * d))
+    azimuth = rng.uniform(0, 2 * np.pi, n)
+    s1 = np.column_stack([np.sin(two_theta) * np.cos(azimuth), np.sin(two_theta) * np.sin(azimuth),
+                          -np.cos(two_theta)]) / wavelength
+    panel, xy = experiment.detector.ray_intersection(s1)
+    xy = experiment.detector[0].mm_to_px(xy[panel >= 0])
+    xyz = np.column_stack([xy, rng.uniform(0, experiment.scan.num_images, len(xy))])
+    m = len(xyz)
+    return ReflectionTable({
+        "xyzobs.px.value": xyz,
+        "xyzobs.px.variance": np.tile([0.09, 0.09, 0.01], (m, 1)),
+        "panel": np.zeros(m, np.int64),
+        "id": np.full(m, experiment_id, np.int32),
+        "flags": np.full(m, int(Flags.strong), np.int64),
+        "true_miller_index": np.zeros((m, 3), np.int32),
     })
 
 
