@@ -177,4 +177,13 @@ def as_dict(result) -> dict:
                         "esds": list(result.cell_esds.get(k, (0.0,) * 6))} for k, c in enumerate(crystals)],
         "scan_varying": {str(i): v for i, v in result.scan_varying.items()},
         "notes": list(result.notes),
+        # lists of records with an axis column, as friedel report tabulates and plots them
+        "steps": [{"iteration": k, "stage": h.get("stage", "static"), "nref": h["nref"],
+                   "rmsd_x_mm": h["rmsd"][0], "rmsd_y_mm": h["rmsd"][1], "rmsd_phi_deg": float(np.degrees(h["rmsd"][2]))}
+                  for k, h in enumerate(result.history)],
+        "scan_points": {str(i): [{"frame": f, "phi": ph, "a": c[0], "b": c[1], "c": c[2], "alpha": c[3],
+                                  "beta": c[4], "gamma": c[5], "turn_deg": t}
+                                 for f, ph, c, t in zip(v["scan_point_frames"], v["scan_point_angles_deg"],
+                                                        v["unit_cells"], v["orientation_change_deg"])]
+                        for i, v in result.scan_varying.items()},
     }
