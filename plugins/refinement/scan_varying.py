@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from friedel.models.crystal import interpolate_scan_points  # noqa: F401 - used by callers
 from friedel.plugins.refinement.cell_constraints import METRIC_SCALE, MetricModel
 from friedel.plugins.refinement.parameterisations import MRAD, ModelParameterisation, cross_matrix
 
