@@ -123,18 +123,19 @@ class CosymEmbedding(SymmetryMethod):
         chosen = ana.assign_operations(X, n, m, p.seed_dataset)
         reindex = ana.reindexing_operations(chosen, lattice.rotations, best.rotations)
         log.debug("cosym: correlations %.2f s, embedding %.2f s", t1 - t0, t2 - t1)
-        U = ana.unit_rows(X).reshape(n, m, -1)
-        chosen_points = U[np.arange(n), chosen]
-        centre = chosen_points.sum(axis=0)
-        agreement = [float(chosen_points[a] @ (centre - chosen_points[a]) /
-                           max(np.linalg.norm(centre - chosen_points[a]), 1e-12)) for a in range(n)]
+        agreement = ana.mean_cc_with_others(pc, chosen)
+        typical = float(np.nanmedian(agreement)) if n > 2 else float("nan")
+        for ds, value in zip(datasets, agreement):
+            if n > 2 and typical > 0.2 and not value > 0.25 * typical:
+                log.warning("Data set %s hardly correlates with the others once reindexed (CC %.2f; typical %.2f): "
+                            "another crystal form in the same cell, or very weak data", ds.identifier, value, typical)
         scores = {
             "dimensions": int(dims), "residual_by_dimension": [float(v) for v in residuals],
             "functional": f, "n_datasets": n, "n_operations": m,
             "sym_op_scores": [e.as_dict() for e in elements],
             "subgroup_scores": [s.as_dict() for s in ranked],
             "coordinates": X.tolist() if n * m <= 5000 else None,
-            "agreement_with_others": agreement,
+            "cc_with_others": [None if not np.isfinite(v) else float(v) for v in agreement],
             "timing": {"correlations": t1 - t0, "embedding": t2 - t1},
         }
         details = {"elements": elements, "subgroups": ranked, "chosen": chosen, "coordinates": X,

@@ -95,6 +95,22 @@ def assign_operations(X: np.ndarray, n: int, m: int, seed_dataset: int | None = 
     return chosen
 
 
+def mean_cc_with_others(pc, chosen) -> np.ndarray:
+    """Per data set, the pair-count weighted mean CC with every other data set, both reindexed by
+    their chosen operations (the data's own verdict on the assignment, not the embedding's)."""
+    n = pc.cc.shape[0]
+    chosen = np.asarray(chosen)
+    j = pc.product_table[chosen[:, None], chosen[None, :]]          # op between a and b
+    cc = pc.cc[np.arange(n)[:, None], np.arange(n)[None, :], j]
+    w = pc.n_pairs[np.arange(n)[:, None], np.arange(n)[None, :], j].astype(float)
+    np.fill_diagonal(w, 0.0)
+    ok = np.isfinite(cc) & (w > 0)
+    num = np.where(ok, cc * w, 0.0).sum(axis=1)
+    den = np.where(ok, w, 0.0).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / den, np.nan)
+
+
 def coset_representative(Q: np.ndarray, laue_rotations) -> np.ndarray:
     """The simplest member of the coset {Q S : S in the Laue group} (identity when Q is in it).
 
