@@ -134,3 +134,27 @@ def test_dense_and_sparse_correlation_sums_agree_with_a_direct_pearson():
     x, y = np.array(pairs).T
     assert dense.n_pairs[0, 2, j] == len(pairs)
     assert np.isclose(dense.cc[0, 2, j], np.corrcoef(x, y)[0, 1])
+
+
+def test_a_crystal_with_the_same_cell_but_other_intensities_is_named():
+    expts, refl, _t = make_experiments((60.0, 60.0, 80.0, 90, 90, 90), "P 4", n_datasets=6, seed=1, d_min=4.0,
+                                       completeness=0.3)
+    other_e, other_r, _t = make_experiments((60.0, 60.0, 80.0, 90, 90, 90), "P 4", n_datasets=1, seed=77,
+                                            d_min=4.0, completeness=0.3)
+    other_e[0].identifier = "other"
+    other_r["id"] = np.full(len(other_r), 6, np.int32)
+    other_r.experiment_identifiers = {6: "other"}
+    expts.append(other_e[0])
+    table = ReflectionTable.concatenate([refl, other_r])
+    table.experiment_identifiers = {**refl.experiment_identifiers, 6: "other"}
+    messages = []
+    handler = logging.Handler()
+    handler.emit = lambda record: messages.append(record.getMessage())
+    logging.getLogger("friedel").addHandler(handler)
+    try:
+        out = run_cosym(expts, table, _params())
+    finally:
+        logging.getLogger("friedel").removeHandler(handler)
+    cc = out.summary["cc_with_others"]
+    assert cc[6] < 0.1 and min(cc[:6]) > 0.5
+    assert any("other hardly correlates" in m for m in messages)
