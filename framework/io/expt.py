@@ -31,6 +31,9 @@ def read_experiments(path: str, resolve_paths: bool = True) -> ExperimentList:
     except (KeyError, ValueError, TypeError, IndexError, AttributeError) as exc:
         # a damaged or hand-edited file: a model missing, or a value of the wrong kind
         raise FileFormatError(f"{path} is not a DIALS experiment list (damaged or incomplete: {exc!r})") from None
+    from friedel.io.validate import check_models
+
+    check_models(experiments, path)
     return experiments
 
 

@@ -26,6 +26,8 @@ def load_pairs(command: Command, files: list[str]):
 
     pairs = [(read_experiments(e), read_reflections(r)) for e, r in zip(expts, refls)]
     for r, (experiments, table) in zip(refls, pairs):
+        if len(table) == 0:
+            raise FriedelError(f"{r} holds no reflections: give the output of friedel integrate (or symmetry)")
         check_pair_belongs_together(r, table, experiments)
     return pairs
 

@@ -128,3 +128,20 @@ def test_output_is_a_directory(work):
 
 def test_output_names_the_input(work):
     assert_refused(index(work(*INPUTS), "output.reflections=strong.refl"), "strong.refl")
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda d: d["beam"][0].__setitem__("wavelength", 0.0), "wavelength"),
+    (lambda d: d["beam"][0].__setitem__("direction", [0.0, 0.0, 0.0]), "beam direction"),
+    (lambda d: d["detector"][0]["panels"][0].__setitem__("pixel_size", [0.0, 0.172]), "pixel size"),
+    (lambda d: d["goniometer"][0].__setitem__("rotation_axis", [0.0, 0.0, 0.0]), "rotation axis"),
+    (lambda d: d["detector"][0]["panels"][0].__setitem__("origin", [float("nan"), 0.0, -100.0]), "origin"),
+])
+def test_impossible_models_in_the_experiment_file(work, change, words):
+    """A damaged or hand-edited .expt (a zero wavelength, a zero axis) is refused when read, not deep
+    inside indexing as "internal error: ValueError: data must be finite"."""
+    from harness import edit_experiments
+
+    folder = work(*INPUTS)
+    edit_experiments(folder / "imported.expt", change)
+    assert_refused(index(folder), "imported.expt", words)
