@@ -135,6 +135,7 @@ def run_symmetry(experiments, reflections, params) -> Outcome:
              search.group.lattice, search.group.max_delta, _cell_text(search.group.unit_cell), search.cb_op)
     d_min, res_info = _resolution(params, prepared, None, rng)
     datasets = merged_datasets(prepared, params.data.normalisation, d_min, combine=True, rng=rng)
+    _log_data(prepared, datasets)
     if len(datasets[0]) < MIN_UNIQUE:
         raise FriedelError(f"only {len(datasets[0])} unique reflections after merging (need at least {MIN_UNIQUE}) "
                            "to judge the symmetry; give more data or a lower d_min")
@@ -161,6 +162,15 @@ def run_symmetry(experiments, reflections, params) -> Outcome:
                           "unit_cell": list(search.group.unit_cell), "cb_op_inp_lattice": search.cb_op.as_abc()}
     summary["timing"] = {"total": time.perf_counter() - t0}
     return Outcome(out_expts, out_refl, summary, text)
+
+
+def _log_data(prepared, datasets) -> None:
+    columns = sorted({p.observations.column for p in prepared})
+    n_obs = sum(len(p.observations) for p in prepared)
+    n_unique = sum(len(d) for d in datasets)
+    log.info("%d observations from %d experiment(s) (%s intensities); %d unique reflections (P1, Friedel mates "
+             "together, epsilon = 1 in the lattice group) in %d data set(s)", n_obs, len(prepared),
+             "/".join(columns), n_unique, len(datasets))
 
 
 def _resolution(params, prepared, merge_group, rng):
@@ -243,6 +253,7 @@ def run_cosym(experiments, reflections, params) -> Outcome:
     log.info("Lattice symmetry: %s, %d operations; %d data sets", lattice, len(search.group.rotations), len(prepared))
     d_min, res_info = _resolution(params, prepared, lattice_space_group(lattice), rng)
     datasets = merged_datasets(prepared, params.data.normalisation, d_min, combine=False, rng=rng)
+    _log_data(prepared, datasets)
     weak = [i for i, ds in enumerate(datasets) if len(ds) < lat.min_reflections]
     for i in weak:
         excluded[prepared[i].identifier] = (f"only {len(datasets[i])} unique reflections after merging and the "
