@@ -316,6 +316,13 @@ def combine_reflection_tables(tables, expt_files, experiments):
 #: how far (pixels, images) an observed centroid may lie outside its panel or scan and still be believed
 _EDGE_PX = 2.0
 _EDGE_IMAGES = 1.0
+#: integrated reflections at a panel edge or a scan end can have centroids just outside it (the
+#: real CuNiR stills have 5 at x = -6 px): a pair is refused only when many rows are far out
+_OFF_TOLERATED = 0.01
+
+
+def _too_many(off: np.ndarray) -> bool:
+    return off.sum() > max(10, _OFF_TOLERATED * len(off))
 
 
 def check_pair_belongs_together(path, table, experiments) -> None:
@@ -385,7 +392,7 @@ def check_reflections_fit_experiments(path, table, experiments, ids=None) -> Non
         seen = (x != 0) | (y != 0) | (z != 0)  # predictions never observed have (0, 0, 0), as in DIALS
         p, x, y, z = panels[rows][seen], x[seen], y[seen], z[seen]
         off = (x < -_EDGE_PX) | (y < -_EDGE_PX) | (x > sizes[p, 0] + _EDGE_PX) | (y > sizes[p, 1] + _EDGE_PX)
-        if off.any():
+        if _too_many(off):
             k = int(np.argmax(off))
             raise FriedelError(
                 f"{path}: {int(off.sum())} reflection(s) of experiment {int(i)} lie outside their panel (e.g. at "
@@ -395,7 +402,7 @@ def check_reflections_fit_experiments(path, table, experiments, ids=None) -> Non
         if scan is not None and not expt.is_still and np.any(z != 0):
             first, last = scan.array_range
             outside = (z < first - _EDGE_IMAGES) | (z > last + _EDGE_IMAGES)
-            if outside.any():
+            if _too_many(outside):
                 k = int(np.argmax(outside))
                 raise FriedelError(
                     f"{path}: {int(outside.sum())} reflection(s) of experiment {int(i)} are on images outside its "
