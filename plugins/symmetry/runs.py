@@ -4,6 +4,7 @@ the log text and the JSON summary; the commands only read and write files."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -105,7 +106,6 @@ def _data_summary(datasets, d_min, resolution_info, excluded):
 def single_blas_thread(function):
     """Run with one BLAS thread: the matrices here are small (eigen-decompositions of at most a
     few thousand rows), and a multi-threaded OpenBLAS on shared cores was 5-15x slower."""
-    import functools
 
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
