@@ -36,22 +36,26 @@ from integration.scoring import score  # noqa: E402
 from friedel.io import read_experiments, read_reflections  # noqa: E402
 
 
-def run(cmd, cwd, log):
-    """Run ``cmd`` in ``cwd``; return (wall seconds, peak RSS of the process tree in MB)."""
+def run(cmd, cwd, log, single=None):
+    """Run ``cmd`` in ``cwd``; return (wall seconds, peak RSS of the process tree in MB).
+
+    ``single`` (a list), if given, receives the peak RSS of the largest single process (MB).
+    """
     import psutil
 
     start = time.perf_counter()
     with open(Path(cwd) / log, "w") as out:
         proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
-        peak = [0]
+        peak = [0, 0]
 
         def sample():
             try:
                 p = psutil.Process(proc.pid)
                 while proc.poll() is None:
                     try:
-                        rss = p.memory_info().rss + sum(c.memory_info().rss for c in p.children(recursive=True))
-                        peak[0] = max(peak[0], rss)
+                        each = [p.memory_info().rss] + [c.memory_info().rss for c in p.children(recursive=True)]
+                        peak[0] = max(peak[0], sum(each))
+                        peak[1] = max(peak[1], max(each))
                     except psutil.Error:
                         pass
                     time.sleep(0.05)
@@ -64,6 +68,8 @@ def run(cmd, cwd, log):
         t.join()
     if rc != 0:
         raise SystemExit(f"{' '.join(cmd)} failed (see {cwd}/{log})")
+    if single is not None:
+        single.append(peak[1] / 1e6)
     return time.perf_counter() - start, peak[0] / 1e6
 
 
@@ -119,10 +125,11 @@ def dials_chain(d: Path):
     return d / "refined.expt", d / "refined.refl"
 
 
-def report(label, wall, rss, n_images, refl):
+def report(label, wall, rss, n_images, refl, single=None):
     n = len(read_reflections(refl))
+    largest = f", largest process {single[-1]:.0f} MB" if single else ""
     print(f"{label:28s} wall {wall:7.1f} s  {n_images / wall:6.2f} images/s  {n / wall:8.0f} reflections/s  "
-          f"peak RSS {rss:7.0f} MB  ({n} integrated)")
+          f"peak RSS {rss:7.0f} MB (all processes{largest})  ({n} integrated)")
 
 
 def main():
@@ -143,14 +150,18 @@ def main():
     print(f"{args.images} images, refined by {chain}: {expt}")
     out = work / "friedel_out"
     out.mkdir(exist_ok=True)
-    wall, rss = run(["friedel", "integrate", str(expt), str(refl), f"nproc={args.nproc}"], out, "integrate.log")
-    report("friedel integrate", wall, rss, args.images, out / "integrated.refl")
+    single = []
+    wall, rss = run(["friedel", "integrate", str(expt), str(refl), f"nproc={args.nproc}"], out, "integrate.log",
+                    single)
+    report("friedel integrate", wall, rss, args.images, out / "integrated.refl", single)
     print("   vs truth:", accuracy(short, out / "integrated.expt", out / "integrated.refl"))
     if args.dials and shutil.which("dials.integrate"):
         dout = work / "dials_out"
         dout.mkdir(exist_ok=True)
-        wall, rss = run(["dials.integrate", str(expt), str(refl), f"nproc={args.nproc}"], dout, "integrate.log")
-        report("dials.integrate", wall, rss, args.images, dout / "integrated.refl")
+        single = []
+        wall, rss = run(["dials.integrate", str(expt), str(refl), f"nproc={args.nproc}"], dout, "integrate.log",
+                        single)
+        report("dials.integrate", wall, rss, args.images, dout / "integrated.refl", single)
         print("   vs truth:", accuracy(short, dout / "integrated.expt", dout / "integrated.refl"))
     if args.long:
         for n_images, d in ((args.images, short), (args.images * args.long, base / f"thaumatin_{args.images * args.long}")):
@@ -161,9 +172,10 @@ def main():
                 _index_with_truth(str(d))
             mem = d / "memory"
             mem.mkdir(exist_ok=True)
+            single = []
             wall, rss = run(["friedel", "integrate", "../truth.expt", "../indexed.refl", f"nproc={args.nproc}"], mem,
-                            "integrate.log")
-            report(f"friedel, {n_images} images", wall, rss, n_images, mem / "integrated.refl")
+                            "integrate.log", single)
+            report(f"friedel, {n_images} images", wall, rss, n_images, mem / "integrated.refl", single)
 
 
 if __name__ == "__main__":

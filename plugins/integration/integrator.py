@@ -85,6 +85,7 @@ def integrate(experiments, reflections: ReflectionTable, params, opener=None) ->
     frames_all, jacobian, zeta = _frames_per_experiment(experiments, table)
     table["zeta"] = zeta
     timing["prediction"] = time.perf_counter() - t_start
+    rss = {"after_prediction": _rss_mb()}
 
     # -- reference spots and the profile model ------------------------------------------------
     t0 = time.perf_counter()
@@ -241,6 +242,7 @@ def integrate(experiments, reflections: ReflectionTable, params, opener=None) ->
                         "summation only")
             fitting = False
         timing["modelling"] = time.perf_counter() - t0
+        rss["after_modelling"] = _rss_mb()
     table.set_flags(skip, Flags.dont_integrate)
     log.info(f"{n} reflections predicted; not integrated: {counts['near_rotation_axis']} near the rotation axis "
              f"(|zeta| < {params.integration.min_zeta}), {counts['outside_scan']} outside the scan, "
@@ -253,12 +255,26 @@ def integrate(experiments, reflections: ReflectionTable, params, opener=None) ->
     results = run_pass("integrate", ~skip, fit_index, profiles if fitting else None, inputs,
                         "Integrating")
     timing["integration"] = time.perf_counter() - t0
+    rss["after_integration"] = _rss_mb()
     merged = merge_results(results, n)
     out, extra = assemble(table, merged, experiments, params, fitting, fit_index, skip)
     counts.update(extra)
     timing["total"] = time.perf_counter() - t_start
+    rss["after_output"] = _rss_mb()
+    log.info("Memory of this process: " + ", ".join(f"{k.replace('_', ' ')} {v:.0f} MB" for k, v in rss.items()))
     return IntegrationResult(experiments, out, n, counts, estimates, profiles if fitting else None, timing,
-                             {"window_voxels": voxels, "all_shoeboxes_mb": float(box_vox.sum() * BYTES_PER_VOXEL / 1e6)})
+                             {"window_voxels": voxels, "all_shoeboxes_mb": float(box_vox.sum() * BYTES_PER_VOXEL / 1e6),
+                              "rss_mb": rss})
+
+
+def _rss_mb() -> float:
+    """Resident memory of this process now (MB), for the phase log."""
+    try:
+        import psutil
+
+        return psutil.Process().memory_info().rss / 1e6
+    except Exception:  # pragma: no cover
+        return float("nan")
 
 
 def _log_estimate(i, est):

@@ -20,7 +20,7 @@ import numpy as np
 from friedel.errors import FileFormatError, FriedelError
 
 from .profile_fitting import ReferenceProfiles, accumulate_profiles, fit_profiles
-from .shoeboxes import extract_frame, foreground_planes, paint_foreground
+from .shoeboxes import extract_frame, foreground_spans, paint_foreground
 from .summation import frame_sums, summation
 
 BYTES_PER_VOXEL = 9  # float32 data + float32 background + uint8 mask
@@ -207,7 +207,7 @@ def run_job(job: Job):
     next_window = 0
     live: list[_Window] = []
     counts = [np.zeros((p.image_size[1], p.image_size[0]), np.int16) for p in detector]
-    fg_offsets, fg_planes = foreground_planes(g.bbox, g.centre, g.jacobian, g.radius2)
+    span_offsets, spans = foreground_spans(g.bbox, g.centre, g.jacobian, g.radius2)
     static = None
     end = max(int(g.bbox[np.concatenate(windows), 5].max()), job.frames[0])
     excluded = set(int(f) for f in job.excluded_frames)
@@ -241,14 +241,14 @@ def run_job(job: Job):
             good = masks[p_index]
             rows = active_all[g.panel[active_all] == p_index]
             count = counts[p_index]
-            paint_foreground(count, rows, g.bbox, fg_offsets, fg_planes, 1)
+            paint_foreground(count, rows, g.bbox, span_offsets, spans, 1)
             for w in live:
                 act = w.active(frame, p_index)
                 if len(act):
-                    extract_frame(frame, image, good, count, act, w.rows, w.bbox, w.offsets, fg_offsets, fg_planes,
+                    extract_frame(frame, image, good, count, act, w.rows, w.bbox, w.offsets, span_offsets, spans,
                                   w.data, w.mask, w.overloaded, float(panel.gain or 1.0), float(panel.pedestal),
                                   float(low), float(high))
-            paint_foreground(count, rows, g.bbox, fg_offsets, fg_planes, -1)
+            paint_foreground(count, rows, g.bbox, span_offsets, spans, -1)
         done = [w for w in live if w.last <= frame + 1]
         for w in done:
             _process_window(job, w, out, accumulators)

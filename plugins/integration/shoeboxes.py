@@ -34,45 +34,58 @@ def _is_foreground(x, y, cx, cy, j00, j01, j10, j11, r2):
 
 
 @njit(cache=True)
-def foreground_planes(bbox, centre, jac, radius2):
-    """The 2-D foreground test of every box, once: (offsets, flat uint8 planes (ny, nx))."""
+def foreground_spans(bbox, centre, jac, radius2):
+    """The 2-D foreground of every box, once, as one span [start, stop) of columns per box row.
+
+    The foreground disc is convex, so on each row of pixels it is one run; a gap (possible
+    only for extremely sheared ellipses) is filled. Returns (offsets into the rows, spans
+    (total rows, 2) int16 of column offsets within the box).
+    """
     n = len(bbox)
     offsets = np.zeros(n + 1, np.int64)
     for r in range(n):
-        offsets[r + 1] = offsets[r] + (bbox[r, 1] - bbox[r, 0]) * (bbox[r, 3] - bbox[r, 2])
-    planes = np.zeros(offsets[n], np.uint8)
+        offsets[r + 1] = offsets[r] + (bbox[r, 3] - bbox[r, 2])
+    spans = np.zeros((offsets[n], 2), np.int16)
     for r in range(n):
         cx, cy = centre[r, 0], centre[r, 1]
         j00, j01, j10, j11 = jac[r, 0, 0], jac[r, 0, 1], jac[r, 1, 0], jac[r, 1, 1]
         r2 = radius2[r]
-        i = offsets[r]
+        nx = bbox[r, 1] - bbox[r, 0]
+        k = offsets[r]
         for y in range(bbox[r, 2], bbox[r, 3]):
-            for x in range(bbox[r, 0], bbox[r, 1]):
-                if _is_foreground(x, y, cx, cy, j00, j01, j10, j11, r2):
-                    planes[i] = 1
-                i += 1
-    return offsets, planes
+            first = -1
+            last = -1
+            for xx in range(nx):
+                if _is_foreground(bbox[r, 0] + xx, y, cx, cy, j00, j01, j10, j11, r2):
+                    if first < 0:
+                        first = xx
+                    last = xx
+            if first >= 0:
+                spans[k, 0] = first
+                spans[k, 1] = last + 1
+            k += 1
+    return offsets, spans
 
 
 @njit(cache=True)
-def paint_foreground(count, rows, bbox, fg_offsets, fg_planes, sign):
+def paint_foreground(count, rows, bbox, span_offsets, spans, sign):
     """Add ``sign`` to ``count`` (ny, nx) at the foreground pixels of reflections ``rows``."""
     ny, nx = count.shape
     for r in rows:
-        x0, x1, y0, y1 = bbox[r, 0], bbox[r, 1], bbox[r, 2], bbox[r, 3]
-        i = fg_offsets[r]
-        for y in range(y0, y1):
-            for x in range(x0, x1):
-                if fg_planes[i] and 0 <= y < ny and 0 <= x < nx:
+        x0 = bbox[r, 0]
+        k = span_offsets[r]
+        for y in range(bbox[r, 2], bbox[r, 3]):
+            if 0 <= y < ny:
+                for x in range(max(x0 + spans[k, 0], 0), min(x0 + spans[k, 1], nx)):
                     count[y, x] += sign
-                i += 1
+            k += 1
 
 
 @njit(cache=True)
-def extract_frame(frame, image, good, count, rows, job_rows, bbox, offsets, fg_offsets, fg_planes, data, mask,
+def extract_frame(frame, image, good, count, rows, job_rows, bbox, offsets, span_offsets, spans, data, mask,
                   overloaded, gain, pedestal, trusted_low, trusted_high):
     """Copy frame ``frame`` of one panel into the window's boxes ``rows`` (``job_rows`` maps them
-    to the job's foreground planes).
+    to the job's foreground spans).
 
     A pixel is valid where the static mask ``good`` allows it (panel masks, module gaps) and
     its raw value is inside the trusted range (low, high]; foreground pixels above the range
@@ -84,14 +97,15 @@ def extract_frame(frame, image, good, count, rows, job_rows, bbox, offsets, fg_o
         nx = x1 - x0
         ny = y1 - y0
         base = offsets[r] + (frame - z0) * ny * nx
-        plane = fg_offsets[job_rows[r]]
+        k = span_offsets[job_rows[r]]
         for yy in range(ny):
             y = y0 + yy
+            xs = spans[k + yy, 0]
+            xe = spans[k + yy, 1]
             for xx in range(nx):
                 x = x0 + xx
-                k = yy * nx + xx
-                i = base + k
-                fg = fg_planes[plane + k] != 0
+                i = base + yy * nx + xx
+                fg = xs <= xx < xe
                 code = FOREGROUND if fg else BACKGROUND
                 if 0 <= y < ny_img and 0 <= x < nx_img:
                     raw = image[y, x]
