@@ -184,7 +184,7 @@ def integrate(experiments, reflections: ReflectionTable, params, opener=None) ->
     block_frames = None if ip.block.size in (None, "Auto") else int(ip.block.size)
     n_parallel = 1 if ip.mp.method == "none" else nproc
     voxels = blocks.window_voxels(ip.block.max_memory_usage, n_parallel, ip.block.max_window_mb, BYTES_PER_VOXEL)
-    box_vox = ((bbox[:, 1] - bbox[:, 0]) * (bbox[:, 3] - bbox[:, 2]) * np.maximum(bbox[:, 5] - bbox[:, 4], 0))
+    box_vox = _box_voxels(bbox)
     log.info(f"Memory: {blocks.available_memory() / 1e9:.1f} GB available; windows of up to "
              f"{voxels * BYTES_PER_VOXEL / 1e6:.0f} MB of shoeboxes per process ({n_parallel} at once); "
              f"all shoeboxes together would need {box_vox.sum() * BYTES_PER_VOXEL / 1e6:.0f} MB")
@@ -247,7 +247,7 @@ def integrate(experiments, reflections: ReflectionTable, params, opener=None) ->
     log.info(f"{n} reflections predicted; not integrated: {counts['near_rotation_axis']} near the rotation axis "
              f"(|zeta| < {params.integration.min_zeta}), {counts['outside_scan']} outside the scan, "
              f"{counts['excluded_images']} on excluded images")
-    box_vox = ((bbox[:, 1] - bbox[:, 0]) * (bbox[:, 3] - bbox[:, 2]) * np.maximum(bbox[:, 5] - bbox[:, 4], 0))
+    box_vox = _box_voxels(bbox)
     fit_index = profile_index.copy()
     if fitting:
         fit_index = profiles.substitute[profile_index]
@@ -265,6 +265,11 @@ def integrate(experiments, reflections: ReflectionTable, params, opener=None) ->
     return IntegrationResult(experiments, out, n, counts, estimates, profiles if fitting else None, timing,
                              {"window_voxels": voxels, "all_shoeboxes_mb": float(box_vox.sum() * BYTES_PER_VOXEL / 1e6),
                               "rss_mb": rss})
+
+
+def _box_voxels(bbox) -> np.ndarray:
+    b = bbox.astype(np.int64)
+    return (b[:, 1] - b[:, 0]) * (b[:, 3] - b[:, 2]) * np.maximum(b[:, 5] - b[:, 4], 0)
 
 
 def _rss_mb() -> float:
@@ -286,7 +291,7 @@ def _shoebox_geometry(experiments, models, frames_all, table, params):
     """Boxes, foreground radii, rocking widths (frames), partialities and the rows left out."""
     n = len(table)
     ids = table["id"]
-    bbox = np.zeros((n, 6), np.int64)
+    bbox = np.zeros((n, 6), np.int32)  # int64 copies are made per job
     radius = np.zeros(n)
     sigma_z = np.zeros(n)
     partiality = np.zeros(n)
@@ -301,7 +306,7 @@ def _shoebox_geometry(experiments, models, frames_all, table, params):
         ex = excluded_frames(e.scan, params.integration.exclude_images)
         if len(ex):
             excluded[sel] = np.isin(np.floor(table["xyzcal.px"][sel, 2]).astype(np.int64), ex)
-    table["bbox"] = bbox.astype(np.int32)
+    table["bbox"] = bbox
     table["partiality"] = partiality
     zeta = table["zeta"]
     near_axis = np.abs(zeta) < params.integration.min_zeta

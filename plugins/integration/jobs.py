@@ -10,6 +10,9 @@ from friedel.progress import Progress
 from . import blocks
 from .processor import Job, JobGeometry, run_job
 
+#: with block.size=Auto, a job handles at most about this many reflections
+MAX_JOB_REFLECTIONS = 50_000
+
 
 def excluded_frames(scan, exclude_images) -> np.ndarray:
     frames = []
@@ -48,7 +51,9 @@ def run_pass(mode, owned_all, profile_index, profiles, inp, label):
         in_group = np.isin(ids, group) & valid_box
         rows = np.flatnonzero(in_group)
         z0 = bbox[rows, 4]
-        ranges = blocks.job_ranges(z0, lead.scan.array_range, inp["nproc"], inp["block_frames"])
+        # more jobs than processes on long sweeps: a worker's arrays are bounded by its block
+        n_jobs = max(inp["nproc"], int(np.ceil(len(rows) / MAX_JOB_REFLECTIONS)))
+        ranges = blocks.job_ranges(z0, lead.scan.array_range, n_jobs, inp["block_frames"])
         excluded = excluded_frames(lead.scan, params.integration.exclude_images)
         for start, stop in ranges:
             own = owned_all[rows] & (z0 >= start) & (z0 < stop)
@@ -74,7 +79,7 @@ def _geometry(inp, rows, owned, profile_index) -> JobGeometry:
     jac = inp["jacobian"][rows]
     return JobGeometry(
         rows=rows, owned=owned, panel=np.ascontiguousarray(table["panel"][rows]),
-        bbox=np.ascontiguousarray(inp["bbox"][rows]), centre=np.ascontiguousarray(fr_centre),
+        bbox=np.ascontiguousarray(inp["bbox"][rows], dtype=np.int64), centre=np.ascontiguousarray(fr_centre),
         jacobian=np.ascontiguousarray(jac), radius2=np.ascontiguousarray(inp["radius"][rows] ** 2),
         sigma_z=np.ascontiguousarray(inp["sigma_z"][rows]), experiment=np.ascontiguousarray(table["id"][rows].astype(np.int64)),
         profile=np.ascontiguousarray(profile_index[rows]), position=np.ascontiguousarray(inp["position"][rows]),

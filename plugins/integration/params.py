@@ -57,7 +57,7 @@ class BlockParams:
     max_memory_usage: float = param(0.9, type=types.Float(min=0.01, max=1.0),
                                     help="Fraction of the available memory (cgroup limits respected) that live "
                                          "shoeboxes may use")
-    max_window_mb: float = param(256.0, help="Upper bound (MB) on the shoeboxes of one window of reflections, "
+    max_window_mb: float = param(128.0, help="Upper bound (MB) on the shoeboxes of one window of reflections, "
                                              "whatever the memory available", expert_level=2)
 
 
