@@ -3,8 +3,9 @@
 Arguments that contain ``=`` (and are not existing files) set parameters, ``.phil`` files
 hold parameters in brace syntax, everything else is an input file. Options:
 ``-h/--help``, ``-c`` (show the configuration; ``-e N`` to expert level N, ``-a`` with
-help), ``-i`` (read file names from standard input), ``-v`` (verbose), ``--debug``
-(tracebacks). ``friedel.<command>`` is an alias of ``friedel <command>``.
+help), ``-i`` (read file names from standard input), ``-v`` (verbose), ``-q/--quiet`` (only
+warnings and errors on the terminal; the log file is unchanged), ``--debug`` (tracebacks).
+``friedel.<command>`` is an alias of ``friedel <command>``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,15 @@ from friedel import log as friedel_log
 from friedel.errors import FriedelError
 from friedel.plugin_manager import PluginWarning, plugin_entries
 
-USAGE = "usage: friedel <command> [files] [parameter=value ...] [-c [-e N]] [--debug]"
+USAGE = "usage: friedel <command> [files] [parameter=value ...] [-c [-e N]] [-q] [--debug]"
+
+#: True while a command given -q/--quiet runs: commands it runs in turn (process's steps) are quiet too
+_quiet = False
+
+
+def quiet() -> bool:
+    """Whether the running command shows only warnings and errors on the terminal (-q)."""
+    return _quiet
 
 
 def _commands() -> dict:
@@ -31,6 +40,10 @@ def _commands() -> dict:
 def _show_plugin_warning(message, category, filename, lineno, file=None, line=None):
     if issubclass(category, PluginWarning):
         print(f"friedel: warning: {message}", file=sys.stderr)
+    elif issubclass(category, RuntimeWarning):
+        # numpy's "invalid value encountered in divide" (with a source path) reads like a crash to
+        # users and says nothing they can act on: it goes to the command's log file only
+        logging.getLogger("friedel").debug("%s:%s: %s: %s", filename, lineno, category.__name__, message)
     else:
         _default_showwarning(message, category, filename, lineno, file, line)
 
@@ -59,7 +72,7 @@ def _command_help(cls, tree: ParameterTree | None) -> str:
 
 def _parse_arguments(args: list[str]):
     options = {"help": False, "config": False, "expert": 0, "attributes": False, "stdin": False,
-               "verbose": 0, "debug": False}
+               "verbose": 0, "debug": False, "quiet": False}
     files, assignments, phil_files = [], [], []
     it = iter(range(len(args)))
     skip = False
@@ -87,8 +100,10 @@ def _parse_arguments(args: list[str]):
             options["verbose"] += 1
         elif a == "--debug":
             options["debug"] = True
+        elif a in ("-q", "--quiet"):
+            options["quiet"] = True
         elif a.startswith("-") and not os.path.exists(a):
-            raise FriedelError(f"unknown option {a}; options are -h, -c, -e N, -a, -i, -v, --debug")
+            raise FriedelError(f"unknown option {a}; options are -h, -c, -e N, -a, -i, -v, -q, --debug")
         elif a.endswith(".phil") and os.path.isfile(a):
             phil_files.append(a)
         elif "=" in a and not os.path.exists(a):
@@ -116,8 +131,10 @@ def run_command(name: str, args: list[str]) -> int:
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
         print(f"friedel: unknown command '{name}'.{hint} Run `friedel --help` for the list.", file=sys.stderr)
         return 2
+    global _quiet
     debug = "--debug" in args
     logger = None
+    outer_quiet = _quiet
     try:
         from friedel.phil.tree import ParameterTree
 
@@ -153,6 +170,9 @@ def run_command(name: str, args: list[str]) -> int:
             files += [line.strip() for line in sys.stdin if line.strip()]
         params = tree.extract(parsed) if tree is not None else None
         logger = friedel_log.configure(name, options["verbose"], log_file=f"friedel.{name}.log")
+        if outer_quiet or options["quiet"]:
+            _quiet = True
+            _quieten(logger)
         logger.debug("friedel %s %s", __version__, " ".join([name, *args]))
         if tree is not None:
             modified = tree.modified(params)
@@ -183,7 +203,22 @@ def run_command(name: str, args: list[str]) -> int:
                       "(run again with --debug for the traceback, and please report it)", logger, debug)
         return 2
     finally:
+        if _quiet and not outer_quiet:
+            import friedel.progress
+
+            friedel.progress.enabled = True
+        _quiet = outer_quiet
         friedel_log.close()
+
+
+def _quieten(logger) -> None:
+    """-q: the terminal shows warnings and errors only, no progress bars; the log file keeps everything."""
+    import friedel.progress
+
+    for handler in logger.handlers:
+        if not isinstance(handler, logging.FileHandler):
+            handler.setLevel(logging.WARNING)
+    friedel.progress.enabled = False
 
 
 def _report(name: str, message: str, logger, debug: bool) -> None:
