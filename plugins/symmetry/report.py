@@ -39,14 +39,17 @@ def element_table(elements) -> str:
     return table(("likelihood", "Z-CC", "CC", "N", "", "Operator"), rows, "Scoring individual symmetry elements")
 
 
-def subgroup_rows(subgroups, settings_by_keys) -> list[dict]:
-    """Subgroup scores joined with their settings (Patterson group, cb_op, cell)."""
+def subgroup_rows(subgroups, settings_by_keys, input_cb=None) -> list[dict]:
+    """Subgroup scores joined with their settings (Patterson group, cb_op, cell); ``cb_op`` is
+    from the input setting when ``input_cb`` (input -> lattice standard setting) is given, else
+    from the lattice's standard setting."""
     out = []
     for s in subgroups:
         st = settings_by_keys[s.keys]
+        cb = st.cb_op if input_cb is None else input_cb.then(st.cb_op)
         d = s.as_dict()
         d.update({"patterson_group": st.patterson_group, "max_angular_difference": round(float(st.max_delta), 3),
-                  "cb_op": st.cb_op.as_abc(), "unit_cell": [round(float(v), 4) for v in st.unit_cell]})
+                  "cb_op": cb.as_abc(), "unit_cell": [round(float(v), 4) for v in st.unit_cell]})
         out.append(d)
     return out
 
@@ -54,9 +57,10 @@ def subgroup_rows(subgroups, settings_by_keys) -> list[dict]:
 def subgroup_table(rows: list[dict]) -> str:
     body = [(r["patterson_group"], r["stars"], _f(r["likelihood"]), _f(r["net_z_cc"], 2), _f(r["z_cc_for"], 2),
              _f(r["z_cc_against"], 2), _f(r["cc_for"], 2), _f(r["cc_against"], 2),
-             _f(r["max_angular_difference"], 1), r["cb_op"]) for r in rows]
+             _f(r["max_angular_difference"], 1), r["cb_op"], " ".join(f"{v:.2f}" for v in r["unit_cell"]))
+            for r in rows]
     return table(("Patterson group", "", "Likelihood", "NetZcc", "Zcc+", "Zcc-", "CC", "CC-", "delta",
-                  "Reindex operator"), body, "Scoring all possible sub-groups")
+                  "Reindex operator", "Unit cell"), body, "Scoring all possible sub-groups (best first)")
 
 
 def absence_tables(absences) -> str:

@@ -155,7 +155,7 @@ def run_symmetry(experiments, reflections, params) -> Outcome:
     changes = {p.observations.experiment_index: (total, space_group) for p in prepared}
     out_expts, out_refl = reindexed_outputs(experiments, reflections, changes)
 
-    text, summary = _report(result, settings, best, space_group, absences, total)
+    text, summary = _report(result, settings, best, space_group, absences, total, search.cb_op)
     summary["best_solution"]["chosen_by"] = "scores" if allowed is None else "user"
     summary.update(_data_summary(datasets, d_min, res_info, excluded))
     summary["lattice"] = {"lattice": search.group.lattice, "max_delta": search.group.max_delta,
@@ -189,11 +189,11 @@ def _cell_text(cell) -> str:
     return "(" + ", ".join(f"{v:.3f}" for v in cell) + ")"
 
 
-def _report(result, settings, best, space_group, absences, total_cb):
+def _report(result, settings, best, space_group, absences, total_cb, input_cb=None):
     details = result.details
     elements = details["elements"] if isinstance(details, dict) else details.elements
     ranked = details["subgroups"] if isinstance(details, dict) else details.subgroups
-    rows = report.subgroup_rows(ranked, settings)
+    rows = report.subgroup_rows(ranked, settings, input_cb)
     parts = []
     head = report.header_lines(details)
     if head:
