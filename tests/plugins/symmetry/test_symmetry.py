@@ -148,3 +148,19 @@ def test_simulated_p1_crystal_in_a_tetragonal_cell_stays_p1():
     assert out.summary["lattice"]["lattice"] == "tP"
     assert out.summary["best_solution"]["patterson_group"] == "P -1"
     assert out.summary["space_group"] == "P 1"
+
+
+def test_an_experiment_with_another_cell_is_left_out_with_a_reason():
+    from friedel.reflection_table import ReflectionTable
+
+    expts, refl, _t = make_experiments((54.9, 58.6, 67.4, 90, 90, 90), "P 21 21 21", n_datasets=2, d_min=3.5, seed=3)
+    other_e, other_r, _t = make_experiments((54.9, 58.6, 80.0, 90, 90, 90), "P 21 21 21", d_min=3.5, seed=4)
+    other_e[0].identifier = "other"
+    other_r["id"] = np.full(len(other_r), 2, np.int32)
+    other_r.experiment_identifiers = {2: "other"}
+    expts.append(other_e[0])
+    table = ReflectionTable.concatenate([refl, other_r])
+    table.experiment_identifiers = {**refl.experiment_identifiers, 2: "other"}
+    out = _run(expts, table)
+    assert list(out.summary["excluded"]) == ["other"] and "differs from the median" in out.summary["excluded"]["other"]
+    assert len(out.experiments) == 2 and out.summary["space_group"] == "P 21 21 21"
