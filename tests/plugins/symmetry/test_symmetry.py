@@ -164,3 +164,12 @@ def test_an_experiment_with_another_cell_is_left_out_with_a_reason():
     out = _run(expts, table)
     assert list(out.summary["excluded"]) == ["other"] and "differs from the median" in out.summary["excluded"]["other"]
     assert len(out.experiments) == 2 and out.summary["space_group"] == "P 21 21 21"
+
+
+def test_simulated_insulin_sweep_is_i_m_3_with_i23_i213_ambiguous():
+    expts, refl = simulated("insulin", **{"scan.n_images": 20, "scan.oscillation": (0.0, 1.0), "crystal.d_min": 3.5})
+    out = _run(expts, refl)
+    assert out.summary["lattice"]["lattice"] == "cI"
+    assert out.summary["best_solution"]["patterson_group"] == "I m -3"
+    absences = out.summary["systematic_absences"]
+    assert {absences["space_group"], *absences["indistinguishable"]} == {"I 2 3", "I 21 3"}
