@@ -189,7 +189,7 @@ def load_experiments_and_reflections(files: list[str], command: str = "", need_r
         raise FriedelError(f"{prog} reads experiments only; remove {', '.join(groups['.refl'])} from the command line")
     if need_reflections and not groups[".refl"]:
         raise FriedelError(f"{prog} needs at least one .refl file besides the .expt file(s)")
-    _refuse_repeated_files(groups[".expt"] + groups[".refl"])
+    refuse_repeated_files(groups[".expt"] + groups[".refl"])
     expt_files = []
     for path in groups[".expt"]:
         first = sum(len(f.experiments) for f in expt_files)
@@ -212,7 +212,8 @@ def load_experiments_and_reflections(files: list[str], command: str = "", need_r
     return experiments, reflections
 
 
-def _refuse_repeated_files(paths: list[str]) -> None:
+def refuse_repeated_files(paths: list[str]) -> None:
+    """A FriedelError if the same file (by its real path) is among ``paths`` twice."""
     seen = {}
     for p in paths:
         key = os.path.realpath(p)

@@ -107,8 +107,9 @@ class CombineExperimentsCommand(Command):
         check_outputs(outputs, files, params.overwrite)
         pairs = [(read_experiments(e), read_reflections(r) if refls else None)
                  for e, r in zip(expts, refls or [None] * len(expts))]
-        from friedel.cli.command import check_pair_belongs_together
+        from friedel.cli.command import check_pair_belongs_together, refuse_repeated_files
 
+        refuse_repeated_files(expts + refls)  # the same data twice would be counted twice
         for r, (experiments, table) in zip(refls, pairs):
             check_pair_belongs_together(r, table, experiments)
         combined, table, notes = combine_experiments(pairs)

@@ -63,3 +63,15 @@ def test_export_existing_output_kept(work):
     o = run(["export", *INPUTS], folder)
     assert (folder / "scaled_unmerged.mtz").read_bytes() == b"precious"
     assert_refused(o, ("exists", "overwrite"))
+
+
+def test_combine_the_same_data_twice(work):
+    folder = work(*INPUTS)
+    o = run(["combine_experiments", "scaled.expt", "scaled.expt", "scaled.refl", "scaled.refl"], folder)
+    assert_refused(o, "scaled.expt", "twice")
+
+
+def test_combine_mismatched_pair(work):
+    folder = work(*INPUTS, "indexed.expt", "indexed.refl")  # two data sets, reflection files swapped
+    o = run(["combine_experiments", "scaled.expt", "indexed.expt", "indexed.refl", "scaled.refl"], folder)
+    assert_refused(o, "does not belong")
