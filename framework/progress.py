@@ -5,6 +5,9 @@ from __future__ import annotations
 import sys
 import time
 
+#: False while a command runs with -q/--quiet (no bars at all)
+enabled = True
+
 
 class Progress:
     """``with Progress(total, "Finding spots") as p: ... p.advance()``.
@@ -17,7 +20,7 @@ class Progress:
         self.label = label
         self.done = 0
         self.stream = stream or sys.stderr
-        self.enabled = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.enabled = enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
         self._start = time.perf_counter()
         self._last = 0.0
 

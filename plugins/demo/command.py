@@ -81,6 +81,16 @@ class DemoCommand(Command):
 
 def compare_with_truth(folder: str, truth_folder: str) -> dict:
     """Cell, space group, CC(merged IMEAN, true I) and completeness of a process run against the truth."""
+    merged_files = sorted(glob.glob(os.path.join(folder, "*_merge", "merged.mtz")))
+    scaled_files = sorted(glob.glob(os.path.join(folder, "*_scale*", "scaled.expt")))
+    if not merged_files or not scaled_files:
+        raise FriedelError("no merged.mtz to compare with the truth")
+    return compare_mtz_with_truth(merged_files[-1], scaled_files[-1], truth_folder)
+
+
+def compare_mtz_with_truth(merged_mtz: str, scaled_expt: str, truth_folder: str) -> dict:
+    """Cell (from ``scaled_expt``), space group, CC(IMEAN, true I) and completeness of a merged MTZ
+    (friedel's or dials.merge's) against the truth that ``friedel simulate`` wrote in ``truth_folder``."""
     import gemmi
 
     from friedel.io import read_experiments
@@ -88,12 +98,8 @@ def compare_with_truth(folder: str, truth_folder: str) -> dict:
 
     truth = read_intensities_mtz(os.path.join(truth_folder, "truth_intensities.mtz"))
     true_expt = read_experiments(os.path.join(truth_folder, "truth.expt"))
-    merged_files = sorted(glob.glob(os.path.join(folder, "*_merge", "merged.mtz")))
-    scaled_files = sorted(glob.glob(os.path.join(folder, "*_scale*", "scaled.expt")))
-    if not merged_files or not scaled_files:
-        raise FriedelError("no merged.mtz to compare with the truth")
-    mtz = gemmi.read_mtz_file(merged_files[-1])
-    crystal = read_experiments(scaled_files[-1]).crystals[0]
+    mtz = gemmi.read_mtz_file(merged_mtz)
+    crystal = read_experiments(scaled_expt).crystals[0]
     true_crystal = true_expt.crystals[0]
     log.info("\n== comparison with the truth ==")
     log.info("  space group: %s (true %s)", mtz.spacegroup.xhm(), true_crystal.space_group.xhm())

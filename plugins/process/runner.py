@@ -34,6 +34,10 @@ class StepResult:
     skipped: bool = False
     outputs: dict = field(default_factory=dict)
     error: str = ""
+    #: high-water mark of resident memory after the step (MB): of process itself and of its
+    #: largest worker process; a step that raised it is the one that needed that much
+    peak_rss_mb: float = 0.0
+    peak_worker_rss_mb: float = 0.0
 
 
 def _fingerprint(paths: list[str]) -> list:
@@ -45,6 +49,15 @@ def _fingerprint(paths: list[str]) -> list:
         except OSError:
             out.append([os.path.basename(p), None, None])
     return out
+
+
+def _peak_rss_mb() -> tuple[float, float]:
+    """(this process, its largest finished child) peak resident memory so far, in MB."""
+    import resource
+
+    scale = 1.0 / 1024 if sys.platform != "darwin" else 1.0 / 1024**2  # ru_maxrss: kB on Linux, bytes on macOS
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale,
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * scale)
 
 
 def _record(argv: list[str], inputs: list[str]) -> dict:
@@ -59,8 +72,10 @@ def attach_process_log(log_path: str) -> None:
         handler.close()
     logger.setLevel(logging.DEBUG)
     logger.propagate = False
+    from friedel.cli.main import quiet
+
     terminal = logging.StreamHandler(sys.stdout)
-    terminal.setLevel(logging.INFO)
+    terminal.setLevel(logging.WARNING if quiet() else logging.INFO)  # -q: warnings and errors only
     terminal.setFormatter(logging.Formatter("%(message)s"))
     logger.addHandler(terminal)
     to_file = logging.FileHandler(log_path, mode="a", encoding="utf-8")
@@ -109,15 +124,18 @@ def run_step(command: str, folder: str, inputs: list[str], assignments: list[str
         os.chdir(here)
         attach_process_log(log_path)
     seconds = time.perf_counter() - t0
+    memory = _peak_rss_mb()
     if code != 0:
-        return StepResult(command, folder, False, seconds, error=_last_error(folder, command))
+        return StepResult(command, folder, False, seconds, error=_last_error(folder, command), peak_rss_mb=memory[0],
+                          peak_worker_rss_mb=memory[1])
     missing = [p for p in expected.values() if not os.path.exists(p)]
     if missing:
-        return StepResult(command, folder, False, seconds,
+        return StepResult(command, folder, False, seconds, peak_rss_mb=memory[0], peak_worker_rss_mb=memory[1],
                           error=f"finished but did not write {', '.join(os.path.basename(p) for p in missing)}")
     with committed_together(), atomic_write(record_path, mode="w") as handle:  # now, not when process ends
         json.dump(_record(argv, inputs), handle, indent=1)
-    return StepResult(command, folder, True, seconds, outputs=expected)
+    return StepResult(command, folder, True, seconds, outputs=expected, peak_rss_mb=memory[0],
+                      peak_worker_rss_mb=memory[1])
 
 
 def _run_quietly(run_command, command: str, argv: list[str]) -> int:

@@ -62,9 +62,12 @@ def cell_and_space_group(expt_path: str) -> tuple[str, str]:
 
 
 def timing_table(results) -> str:
-    lines = [f"  {'step':<28s}{'time (s)':>10s}  status"]
+    """Per-step wall time and memory high-water mark (of process and of its largest worker)."""
+    lines = [f"  {'step':<28s}{'time (s)':>10s}{'peak MB':>9s}{'workers':>9s}  status"]
     for r in results:
         status = "skipped (up to date)" if r.skipped else ("ok" if r.ok else f"FAILED: {r.error}")
-        lines.append(f"  {r.folder:<28s}{r.seconds:10.1f}  {status}")
+        memory = (f"{r.peak_rss_mb:9.0f}{r.peak_worker_rss_mb:9.0f}" if getattr(r, "peak_rss_mb", 0)
+                  else f"{'':9s}{'':9s}")
+        lines.append(f"  {r.folder:<28s}{r.seconds:10.1f}{memory}  {status}")
     lines.append(f"  {'total':<28s}{sum(r.seconds for r in results):10.1f}")
     return "\n".join(lines)

@@ -44,3 +44,18 @@ def test_process_refuses_missing_images(in_tmp_dir):
     assert main(["process", "nothing_*.cbf"]) == 1
     assert main(["process", "no_such_image.cbf"]) == 1
     assert not [f for f in os.listdir(".") if f[:2].isdigit()]
+
+
+def test_quiet_shows_errors_only_and_the_log_keeps_everything(in_tmp_dir, capsys):
+    import friedel.progress
+    from friedel.cli.main import main, quiet
+
+    assert main(["simulate", "preset=tiny", "scan.n_images=1", "mp.method=none", "-q"]) == 0
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == ""
+    assert "Simulating tiny" in open("friedel.simulate.log", encoding="utf-8").read()
+    assert main(["process", "no_such_image.cbf", "--quiet"]) == 1
+    out = capsys.readouterr()
+    assert out.out == "" and "error: image file no_such_image.cbf does not exist" in out.err
+    # the next command is not quiet
+    assert not quiet() and friedel.progress.enabled

@@ -11,7 +11,9 @@ fails if cosym leaves the ambiguity unresolved: the merged intensities would the
 with the truth at about 0.5 in either indexing.
 """
 
+import contextlib
 import glob
+import io
 import os
 
 import gemmi
@@ -40,12 +42,14 @@ def two_crystals(tmp_path_factory):
         images = sorted(glob.glob("crystal1/*.cbf")) + sorted(glob.glob("crystal2/*.cbf"))
         os.makedirs("run")
         os.chdir("run")
-        code = main(["process", *[os.path.join("..", f) for f in images], "nproc=1"])
+        terminal = io.StringIO()
+        with contextlib.redirect_stdout(terminal):  # -q: the steps it runs are quiet too
+            code = main(["process", *[os.path.join("..", f) for f in images], "nproc=1", "-q"])
         log = open("friedel.process.log", encoding="utf-8").read()
     finally:
         os.chdir(here)
     assert code == 0, log[-3000:]
-    return root, log
+    return root, log, terminal.getvalue()
 
 
 def _miller_matrix(found, truth):
@@ -56,8 +60,10 @@ def _miller_matrix(found, truth):
 def test_the_sweeps_are_indexed_separately_and_reconciled_by_cosym(two_crystals):
     from friedel.io import read_experiments
 
-    root, log = two_crystals
+    root, log, terminal = two_crystals
     assert "indexing the sweeps separately" in log
+    # with -q only warnings reach the terminal: no step headers, tables or summary
+    assert "== friedel" not in terminal and "Space group" not in terminal and "cosym" not in terminal
     assert "cosym makes their indexing consistent" in log
     run = root / "run"
     integrated = read_experiments(str(next(run.glob("*_integrate")) / "integrated.expt"))
@@ -76,7 +82,7 @@ def test_the_sweeps_are_indexed_separately_and_reconciled_by_cosym(two_crystals)
 def test_the_merged_mtz_has_the_laue_group_and_matches_the_truth(two_crystals):
     from friedel.plugins.demo.command import compare_with_truth
 
-    root, _ = two_crystals
+    root, _, _ = two_crystals
     run = root / "run"
     mtz = gemmi.read_mtz_file(str(next(run.glob("*_merge")) / "merged.mtz"))
     # P 41 and P 43 have the same absences: the point group is what the data can tell
