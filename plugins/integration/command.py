@@ -35,6 +35,7 @@ class IntegrateCommand(Command):
         if params.output.experiments == params.output.reflections:
             raise FriedelError("output.experiments and output.reflections name the same file")
         result = integrate(experiments, reflections, params)
+        del reflections  # the strong spots are not needed for the outputs (memory while writing)
         report = build_report(result)
         log.info(format_report(report))
         t = result.timing

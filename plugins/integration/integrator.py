@@ -256,14 +256,19 @@ def integrate(experiments, reflections: ReflectionTable, params, opener=None) ->
                         "Integrating")
     timing["integration"] = time.perf_counter() - t0
     rss["after_integration"] = _rss_mb()
+    # free the per-reflection geometry before the output columns are built (peak memory)
+    shoebox_mb = float(box_vox.sum() * BYTES_PER_VOXEL / 1e6)
+    inputs.clear()
+    del bbox, radius, sigma_z, position, jacobian, frames_all, box_vox, learn, profile_index, s1u
     merged = merge_results(results, n)
     out, extra = assemble(table, merged, experiments, params, fitting, fit_index, skip)
+    del merged
     counts.update(extra)
     timing["total"] = time.perf_counter() - t_start
     rss["after_output"] = _rss_mb()
     log.info("Memory of this process: " + ", ".join(f"{k.replace('_', ' ')} {v:.0f} MB" for k, v in rss.items()))
     return IntegrationResult(experiments, out, n, counts, estimates, profiles if fitting else None, timing,
-                             {"window_voxels": voxels, "all_shoeboxes_mb": float(box_vox.sum() * BYTES_PER_VOXEL / 1e6),
+                             {"window_voxels": voxels, "all_shoeboxes_mb": shoebox_mb,
                               "rss_mb": rss})
 
 

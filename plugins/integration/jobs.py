@@ -62,7 +62,7 @@ def run_pass(mode, owned_all, profile_index, profiles, inp, label):
             read_end = int(bbox[rows[own], 5].max())
             touch = (bbox[rows, 4] < read_end) & (bbox[rows, 5] > start)
             sub = rows[touch]
-            geom = _geometry(inp, sub, own[touch], profile_index)
+            geom = _geometry(inp, sub, own[touch], profile_index, mode)
             jobs.append(Job(mode=mode, experiment=without_crystal(lead), frames=(start, read_end), excluded_frames=excluded,
                             geometry=geom, background=inp["backgrounds"][group[0]], window_voxels=inp["voxels"],
                             profiles=profiles if mode == "integrate" else inp["profile_template"],
@@ -73,7 +73,8 @@ def run_pass(mode, owned_all, profile_index, profiles, inp, label):
         return run_blocks(run_job, jobs, params.integration.mp, on_done=lambda i: bar.advance())
 
 
-def _geometry(inp, rows, owned, profile_index) -> JobGeometry:
+def _geometry(inp, rows, owned, profile_index, mode) -> JobGeometry:
+    """The job's slice of the geometry (the learning columns only for the modelling pass)."""
     table = inp["table"]
     fr_centre = table["xyzcal.px"][rows]
     jac = inp["jacobian"][rows]
@@ -82,8 +83,9 @@ def _geometry(inp, rows, owned, profile_index) -> JobGeometry:
         bbox=np.ascontiguousarray(inp["bbox"][rows], dtype=np.int64), centre=np.ascontiguousarray(fr_centre),
         jacobian=np.ascontiguousarray(jac), radius2=np.ascontiguousarray(inp["radius"][rows] ** 2),
         sigma_z=np.ascontiguousarray(inp["sigma_z"][rows]), experiment=np.ascontiguousarray(table["id"][rows].astype(np.int64)),
-        profile=np.ascontiguousarray(profile_index[rows]), position=np.ascontiguousarray(inp["position"][rows]),
-        learn=np.ascontiguousarray(inp["learn"][rows]))
+        profile=np.ascontiguousarray(profile_index[rows]),
+        position=np.ascontiguousarray(inp["position"][rows]) if mode == "model" else None,
+        learn=np.ascontiguousarray(inp["learn"][rows]) if mode == "model" else None)
 
 
 def merge_results(results: list, n: int) -> dict:

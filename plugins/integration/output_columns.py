@@ -73,19 +73,19 @@ def assemble(table, r, experiments, params, fitting, fit_index, skip):
     d = done[keep]
     for name in ("intensity.sum.value", "intensity.sum.variance", "background.mean", "background.sum.value",
                  "background.sum.variance"):
-        out[name] = np.where(d, r[name][keep], 0.0)
+        out[name] = np.where(d, r.pop(name)[keep], 0.0)
     for name in ("num_pixels.valid", "num_pixels.background", "num_pixels.background_used", "num_pixels.foreground"):
-        out[name] = np.where(d, r[name][keep], 0).astype(np.int32)
+        out[name] = np.where(d, r.pop(name)[keep], 0).astype(np.int32)
     if fitting:
         ok = prf_ok[keep]
-        out["intensity.prf.value"] = np.where(ok, r["intensity.prf.value"][keep], 0.0)
-        out["intensity.prf.variance"] = np.where(ok, r["intensity.prf.variance"][keep], -1.0)
-        out["profile.correlation"] = np.where(ok, r["profile.correlation"][keep], 0.0)
+        out["intensity.prf.value"] = np.where(ok, r.pop("intensity.prf.value")[keep], 0.0)
+        out["intensity.prf.variance"] = np.where(ok, r.pop("intensity.prf.variance")[keep], -1.0)
+        out["profile.correlation"] = np.where(ok, r.pop("profile.correlation")[keep], 0.0)
     # observed centroid (summation foreground); predicted where nothing positive was seen
-    cen = r["centroid"][keep]
+    cen = r.pop("centroid")[keep]
     good_c = d & (cen[:, 0] >= 0)
     out["xyzobs.px.value"] = np.where(good_c[:, None], cen, out["xyzcal.px"])
-    out["xyzobs.px.variance"] = np.where(good_c[:, None], r["centroid.variance"][keep], 1.0 / 12.0)
+    out["xyzobs.px.variance"] = np.where(good_c[:, None], r.pop("centroid.variance")[keep], 1.0 / 12.0)
     mm_columns(out, experiments)
     m = len(out)
     lp = np.zeros(m)
