@@ -27,3 +27,26 @@ def _ensure_numba_cache_dir() -> None:
 
 
 _ensure_numba_cache_dir()
+
+
+def _quiet_interrupt_when_run_as_friedel() -> None:
+    """Ctrl-C while the ``friedel`` program is still importing its modules (before the CLI's own
+    handler is in place) prints one line, not a traceback. Only for the friedel program itself:
+    importing friedel as a library changes nothing."""
+    import sys
+
+    program = _os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    if not (program == "friedel" or program.startswith("friedel.")):
+        return
+    previous = sys.excepthook
+
+    def hook(kind, value, traceback):
+        if issubclass(kind, KeyboardInterrupt):
+            sys.stderr.write("friedel: interrupted\n")
+            return
+        previous(kind, value, traceback)
+
+    sys.excepthook = hook
+
+
+_quiet_interrupt_when_run_as_friedel()
