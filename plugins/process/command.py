@@ -248,8 +248,12 @@ def _suggested_d_min(json_path: str | None) -> float | None:
 
 
 def _finish(pipeline: _Pipeline, params) -> None:
-    """Summary (statistics, cell, files, times), friedel.process.json and the report."""
-    from friedel.io import atomic_write
+    """Summary (statistics, cell, files, times), friedel.process.json and the report.
+
+    Written also when a step failed (they say which and how far the run got): each in a write
+    group of its own, which commits when it ends, not with the failed command's outputs.
+    """
+    from friedel.io import atomic_write, committed_together
 
     log.info("\n== friedel process summary ==")
     summary = {"steps": [r.__dict__ for r in pipeline.results], "outputs": {}}
@@ -271,10 +275,12 @@ def _finish(pipeline: _Pipeline, params) -> None:
         try:
             from friedel.plugins.process.report import write_report
 
-            path = write_report([r.folder for r in pipeline.results], "report.html", title="friedel process")
+            with committed_together():
+                path = write_report([r.folder for r in pipeline.results], "report.html", title="friedel process")
             summary["outputs"]["report"] = path
             log.info("\nReport: %s", os.path.abspath(path))
         except (ImportError, OSError, ValueError) as exc:
             log.info("(no report written: %s)", exc)
-    with atomic_write("friedel.process.json", mode="w") as handle:
+    summary["ok"] = bool(pipeline.results) and all(r.ok for r in pipeline.results) and "merged_mtz" in summary["outputs"]
+    with committed_together(), atomic_write("friedel.process.json", mode="w") as handle:
         json.dump(summary, handle, indent=1, default=str)

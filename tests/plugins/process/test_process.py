@@ -59,3 +59,13 @@ def test_quiet_shows_errors_only_and_the_log_keeps_everything(in_tmp_dir, capsys
     assert out.out == "" and "error: image file no_such_image.cbf does not exist" in out.err
     # the next command is not quiet
     assert not quiet() and friedel.progress.enabled
+    # one image of 0.5 deg: however far process gets, friedel.process.json says how far, also
+    # when a step failed (its write group is not the failed command's), and the error is shown
+    code = main(["process", "sim_00001.cbf", "nproc=1", "-q"])
+    out = capsys.readouterr()
+    assert "== friedel" not in out.out
+    summary = json.load(open("friedel.process.json", encoding="utf-8"))
+    assert summary["ok"] == (code == 0) and os.path.exists("report.html")
+    if code != 0:
+        failed = [s for s in summary["steps"] if not s["ok"]]
+        assert len(failed) == 1 and failed[0]["error"] in out.err
