@@ -80,3 +80,14 @@ def job_ranges(z0: np.ndarray, frame_range: tuple[int, int], n_jobs: int, block_
         n_jobs = max(int(math.ceil((hi - lo) / block_frames)), 1)
     ranges = split_range(lo, hi, max(n_jobs, 1))
     return ranges or [(lo, hi)]
+
+
+def release_freed_memory() -> None:
+    """Give freed heap memory back to the system (glibc keeps arrays up to ~32 MB in its heap
+    after they are freed, so the resident size would keep the high-water mark of every phase)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass

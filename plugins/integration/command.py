@@ -36,6 +36,9 @@ class IntegrateCommand(Command):
             raise FriedelError("output.experiments and output.reflections name the same file")
         result = integrate(experiments, reflections, params)
         del reflections  # the strong spots are not needed for the outputs (memory while writing)
+        from friedel.plugins.integration.blocks import release_freed_memory
+
+        release_freed_memory()
         report = build_report(result)
         log.info(format_report(report))
         t = result.timing

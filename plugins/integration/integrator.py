@@ -85,6 +85,7 @@ def integrate(experiments, reflections: ReflectionTable, params, opener=None) ->
     frames_all, jacobian, zeta = _frames_per_experiment(experiments, table)
     table["zeta"] = zeta
     timing["prediction"] = time.perf_counter() - t_start
+    blocks.release_freed_memory()
     rss = {"after_prediction": _rss_mb()}
 
     # -- reference spots and the profile model ------------------------------------------------
@@ -138,6 +139,7 @@ def integrate(experiments, reflections: ReflectionTable, params, opener=None) ->
     ref = fr = None
     if reflections is not None and "shoebox" in reflections:
         del reflections["shoebox"]
+        blocks.release_freed_memory()
     timing["profile_model"] = time.perf_counter() - t0
 
     # -- shoebox geometry ---------------------------------------------------------------------
@@ -242,6 +244,7 @@ def integrate(experiments, reflections: ReflectionTable, params, opener=None) ->
                         "summation only")
             fitting = False
         timing["modelling"] = time.perf_counter() - t0
+        blocks.release_freed_memory()
         rss["after_modelling"] = _rss_mb()
     table.set_flags(skip, Flags.dont_integrate)
     log.info(f"{n} reflections predicted; not integrated: {counts['near_rotation_axis']} near the rotation axis "
@@ -263,6 +266,7 @@ def integrate(experiments, reflections: ReflectionTable, params, opener=None) ->
     merged = merge_results(results, n)
     out, extra = assemble(table, merged, experiments, params, fitting, fit_index, skip)
     del merged
+    blocks.release_freed_memory()
     counts.update(extra)
     timing["total"] = time.perf_counter() - t_start
     rss["after_output"] = _rss_mb()

@@ -258,4 +258,9 @@ def run_job(job: Job):
     close = getattr(images, "close", None)
     if close:
         close()
-    return g.rows[g.owned], {k: v[g.owned] for k, v in out.items()}, accumulators
+    del live, counts, images
+    result = g.rows[g.owned], {k: v[g.owned] for k, v in out.items()}, accumulators
+    from .blocks import release_freed_memory
+
+    release_freed_memory()  # the worker lives on for the next job
+    return result
