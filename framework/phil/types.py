@@ -282,13 +282,21 @@ POSITIVE_NAMES = frozenset({"d_min", "d_max", "d_min_start", "max_cell", "min_ce
                             "px_size", "max_cell_multiplier"})
 
 
+#: random seeds: numpy takes only non-negative ones
+NON_NEGATIVE_NAMES = frozenset({"seed", "random_seed"})
+
+
 def bounded_by_name(name: str, value_type: ValueType, default) -> ValueType:
     """``value_type`` with a lower bound of 0 (exclusive) for a parameter in :data:`POSITIVE_NAMES`
-    that declares no bound of its own (and whose default does not contradict it)."""
-    if (name in POSITIVE_NAMES and type(value_type) in (Float, Int) and value_type.min is None
-            and value_type.above is None
-            and (default is None or (isinstance(default, (int, float)) and default > 0))):
+    whose own bound allows 0 or less, and of 0 (inclusive) for a seed (:data:`NON_NEGATIVE_NAMES`),
+    unless the default contradicts it."""
+    default_ok = default is None or (isinstance(default, (int, float)) and default > 0)
+    if (name in POSITIVE_NAMES and type(value_type) in (Float, Int) and value_type.above is None
+            and (value_type.min is None or value_type.min <= 0) and default_ok):
         return type(value_type)(min=None, max=value_type.max, above=0)
+    if (name in NON_NEGATIVE_NAMES and type(value_type) is Int and value_type.min is None
+            and (default is None or (isinstance(default, int) and default >= 0))):
+        return Int(min=0, max=value_type.max)
     return value_type
 
 
