@@ -47,6 +47,7 @@ def test_experiments_file_of_zero_bytes(work):
 
 @pytest.mark.parametrize("assignment, name", [
     ("d_min=-1", "d_min"),
+    ("d_min=0", "d_min"),  # was a ZeroDivisionError
     ("space_group=nonsense", "space_group"),
     ("model=quadratic", "model"),
     ("error_model=maybe", "error_model"),

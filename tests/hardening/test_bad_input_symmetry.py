@@ -46,6 +46,7 @@ def test_flipped_bytes(work):
 
 @pytest.mark.parametrize("assignment, name", [
     ("d_min=-1", "d_min"),
+    ("data.seed=-1", "seed"),  # was "internal error: ValueError: expected non-negative integer"
     ("space_group=P99", "space_group"),
     ("laue_group=P7", "laue_group"),
     ("partiality_threshold=2", "partiality_threshold"),
