@@ -155,7 +155,9 @@ def check_output_parameters(tree, params) -> None:
 
     for path, value in output_file_parameters(tree, params).items():
         if not value.strip():
-            raise FriedelError(f"{path} is empty; give a file name (e.g. {path}={tree.definitions[path].default})")
+            default = tree.definitions[path].default
+            hint = f"e.g. {path}={default}" if default else "or leave it out for the default name"
+            raise FriedelError(f"{path} is empty; give a file name ({hint})")
         try:
             check_output_path(value)
         except FriedelError as exc:
