@@ -77,13 +77,19 @@ def _decode_shoeboxes(n: int, raw: bytes) -> Shoeboxes:
         raise FileFormatError("shoebox column is truncated or corrupt")
     boxes = Shoeboxes(panel, bbox, has_data=has)
     sizes = boxes.offsets[1:] - boxes.offsets[:-1]
-    byte_index = np.repeat(starts - 4 * boxes.offsets[:-1], sizes * 4) + np.arange(4 * boxes.offsets[-1])
-    data_bytes = buf[byte_index].view("<f4")
-    mask_bytes = buf[byte_index + np.repeat(4 * sizes, 4 * sizes)].view("<i4")
-    bg_bytes = buf[byte_index + np.repeat(8 * sizes, 4 * sizes)].view("<f4")
-    boxes.data[:] = data_bytes
-    boxes.mask[:] = mask_bytes
-    boxes.background[:] = bg_bytes
+    # gather in chunks of rows: the byte indices are 8 bytes per pixel byte, so doing all rows
+    # at once would hold ~100 bytes per pixel (GBs for the strong spots of a long sweep)
+    first = 0
+    while first < n:
+        last = int(np.searchsorted(boxes.offsets, boxes.offsets[first] + (1 << 21), "right"))
+        last = min(max(last - 1, first + 1), n)
+        lo, hi = boxes.offsets[first], boxes.offsets[last]
+        sz = sizes[first:last]
+        byte_index = np.repeat(starts[first:last] - 4 * boxes.offsets[first:last], sz * 4) + np.arange(4 * lo, 4 * hi)
+        boxes.data[lo:hi] = buf[byte_index].view("<f4")
+        boxes.mask[lo:hi] = buf[byte_index + np.repeat(4 * sz, 4 * sz)].view("<i4")
+        boxes.background[lo:hi] = buf[byte_index + np.repeat(8 * sz, 4 * sz)].view("<f4")
+        first = last
     return boxes
 
 
