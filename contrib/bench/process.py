@@ -96,6 +96,8 @@ def run_friedel(work: Path, images: list[str], nproc: int, extra: list[str]) -> 
         seconds, peak, rc = run(["friedel", "process", *images, f"nproc={nproc}", *extra], work, "process.out")
         (work / "bench.json").write_text(json.dumps({"seconds": seconds, "peak_mb": peak, "rc": rc}))
     wall = json.loads((work / "bench.json").read_text()) if (work / "bench.json").exists() else {}
+    if not (work / "friedel.process.json").exists():
+        return {"steps": [], "wall": wall.get("seconds"), "peak_mb": wall.get("peak_mb"), "ok": False}
     summary = json.loads((work / "friedel.process.json").read_text())
     steps = [(s["folder"], s["seconds"], s.get("peak_rss_mb", 0.0), s.get("peak_worker_rss_mb", 0.0),
               "ok" if s["ok"] else "FAILED: " + s["error"]) for s in summary["steps"]]
