@@ -132,7 +132,7 @@ class ReindexCommand(Command):
             reindex_experiments,
             reindex_reflections,
         )
-        from friedel.plugins.bravais.cb_op import ChangeOfBasis
+        from friedel.lattice import ChangeOfBasis
 
         experiments, reflections = self.load_experiments_and_reflections(files, need_experiments=False)
         check_not_overwriting_input(params.output.reflections, files)

@@ -24,7 +24,8 @@ import gemmi
 import numpy as np
 
 from friedel.errors import FriedelError
-from friedel.plugins.bravais.cb_op import ChangeOfBasis
+from friedel.lattice import ChangeOfBasis, metric_of_cell, niggli_reduction  # noqa: F401 (re-exported)
+from friedel.lattice import cell_of_metric as kernel_cell_of_metric
 
 #: chiral space group of each lattice in its standard setting (the refinement constraint)
 LATTICE_GROUP = {
@@ -54,23 +55,13 @@ class LatticeCandidate:
 
 
 def metric_of(cell: gemmi.UnitCell) -> np.ndarray:
-    return np.array(cell.metric_tensor().as_mat33().tolist())
+    """Direct metric tensor of a cell (the kernel's :func:`friedel.lattice.metric_of_cell`)."""
+    return metric_of_cell(cell)
 
 
 def cell_of_metric(G: np.ndarray) -> gemmi.UnitCell:
-    abc = np.sqrt(np.diag(G))
-    ang = lambda i, j: np.degrees(np.arccos(np.clip(G[i, j] / (abc[i] * abc[j]), -1, 1)))  # noqa: E731
-    return gemmi.UnitCell(*abc, ang(1, 2), ang(0, 2), ang(0, 1))
-
-
-def niggli_reduction(cell: gemmi.UnitCell) -> tuple[gemmi.UnitCell, ChangeOfBasis]:
-    """The Niggli-reduced cell and the change of basis from ``cell`` to it."""
-    gv = gemmi.GruberVector(cell, "P", True)
-    steps = gv.niggli_reduce(epsilon=1e-9 * max(cell.a, cell.b, cell.c) ** 2, iteration_limit=1000)
-    if steps >= 1000:
-        raise FriedelError(f"Niggli reduction of the cell {cell.parameters} did not converge; is the cell sane?")
-    P = np.array(gv.change_of_basis.rot, dtype=float) / gemmi.Op.DEN
-    return gv.get_cell(), ChangeOfBasis(P)
+    """The gemmi.UnitCell of a direct metric tensor."""
+    return gemmi.UnitCell(*kernel_cell_of_metric(G))
 
 
 # -- integer helpers --------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import numpy as np
 
 from friedel.errors import FriedelError
 from friedel.models.crystal import Crystal
-from friedel.plugins.bravais.cb_op import ChangeOfBasis
+from friedel.lattice import ChangeOfBasis
 from friedel.plugins.bravais.correlation import encode, normalised_intensities
 
 log = logging.getLogger("friedel")

@@ -34,6 +34,7 @@ from scipy.optimize import least_squares
 from friedel.errors import FriedelError
 from friedel.models.geometry import rotate_vectors
 from friedel.plugins.indexing.reciprocal import estimate_max_cell, first_cycle_d_min, spots_in_reciprocal_space
+from friedel.lattice import cell_of_basis
 from friedel.plugins.indexing import lattice as lat
 
 log = logging.getLogger("friedel")
@@ -177,7 +178,7 @@ def _local_minima(grid, scores, n_axis, count):
 
 
 def _cell_text(D):
-    return " ".join(f"{x:.2f}" for x in lat.cell_of(D))
+    return " ".join(f"{x:.2f}" for x in cell_of_basis(D))
 
 
 def _offset_free_vector(x, rlp, tol=0.2, n_shells=4):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gemmi
 import numpy as np
 
+from friedel import lattice as kernel
 from friedel.errors import FriedelError
 from friedel.models import Crystal
 from friedel.plugin_manager import build_plugin
@@ -30,9 +31,7 @@ def primitive_known_cell(unit_cell, space_group):
     """The Niggli cell of a known (conventional) cell: the edge lengths a basis search looks for."""
     if unit_cell is None:
         return None
-    gv = gemmi.GruberVector(gemmi.UnitCell(*unit_cell), space_group.centring_type() if space_group else "P")
-    gv.niggli_reduce()
-    return tuple(gv.get_cell().parameters)
+    return kernel.niggli_cell_of(unit_cell, space_group.centring_type() if space_group else "P")
 
 
 def find_lattice(rlp, max_cell, d, params, space_group=None, primitive_cell=None, d_start=None, spot_d=None):
@@ -72,11 +71,11 @@ def lattice_candidates(rlp, max_cell, params, space_group=None, primitive_cell=N
     tol = params.index_assignment.tolerance
     found, fit_error = [], None
     for D in bases:
-        D = lat.niggli_reduce(D)
+        D = kernel.niggli_basis(D)
         D = lat.fit_basis(D, low, tol)
         if known_setting and (space_group is not None or params.known_symmetry.unit_cell is not None):
             try:
-                D = lat.conventional_setting(
+                D = kernel.space_group_setting(
                     D, space_group or gemmi.SpaceGroup("P 1"), params.known_symmetry.unit_cell,
                     params.known_symmetry.relative_length_tolerance, params.known_symmetry.absolute_angle_tolerance)
             except FriedelError as exc:

@@ -43,7 +43,33 @@ class IndexCommand(Command):
                  100.0 * n_idx / len(result.reflections), len(result.experiments))
         write_experiments(result.experiments, params.output.experiments)
         write_reflections(result.reflections, params.output.reflections)
+        _write_json(result, experiments)
         log.info("Saved %s and %s", params.output.experiments, params.output.reflections)
+
+
+def _write_json(result, inputs) -> None:
+    """``friedel.index.json`` beside the log: the numbers of the tables (for friedel report)."""
+    import json
+
+    from friedel.io import atomic_write
+
+    ids = result.reflections["id"]
+    summary = {
+        "max_cell": float(result.max_cell),
+        "n_spots": int(len(ids)),
+        "n_indexed": int(np.sum(ids >= 0)),
+        "experiments": [{"identifier": e.identifier,
+                         "unit_cell": list(map(float, e.crystal.unit_cell.parameters)),
+                         "space_group": e.crystal.space_group_symbol,
+                         "n_indexed": int(np.sum(ids == i)),
+                         "distance": float(e.detector[0].distance)} for i, e in enumerate(result.experiments)],
+        "input_distances": [float(e.detector[0].distance) for e in inputs],
+        "macro_cycles": [c.as_dict() for c in result.cycles],
+        "misorientations": [{"lattices": [int(i) + 1, int(j) + 1], "degrees": float(a)}
+                            for i, j, a in result.misorientations],
+    }
+    with atomic_write("friedel.index.json", "w") as handle:
+        json.dump(summary, handle, indent=1)
 
 
 class SearchBeamPositionCommand(Command):

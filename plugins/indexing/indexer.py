@@ -23,7 +23,8 @@ from friedel.plugins.indexing import lattice as lat
 from friedel.plugins.indexing.candidates import primitive_known_cell
 from friedel.plugins.indexing.ice import ice_ring_spots
 from friedel.plugins.indexing.macro_cycles import macro_cycles
-from friedel.plugins.indexing.reciprocal import first_cycle_d_min, max_cell_estimates, spots_in_reciprocal_space
+from friedel.plugins.indexing.reciprocal import (first_cycle_d_min, max_cell_estimates, resolvable_separation,
+                                                 spots_in_reciprocal_space)
 from friedel.plugins.indexing.refine import cell_esds
 from friedel.plugins.indexing.state import Search, Trial
 from friedel.plugins.indexing.strategies import cell_text, next_lattice
@@ -160,24 +161,28 @@ def _search(sweeps, refl, params, refinement_params) -> Search:
     primitive_cell = primitive_known_cell(known.unit_cell, space_group)
     usable = ~_ice_ring_spots(d, params)
     if params.max_cell is not None:
-        max_cells = [params.max_cell]
+        max_cells, n_populations = [params.max_cell], 1
     else:
-        max_cells = max_cell_estimates(rlp[usable], params.max_cell_multiplier)
+        max_cells = max_cell_estimates(rlp[usable], params.max_cell_multiplier,
+                                       min_separation=resolvable_separation(sweeps))
+        n_populations = len(max_cells)
         log.info("Maximum cell estimated from nearest-neighbour separations: %s A",
-                 ", then ".join(f"{m:.1f}" for m in max_cells))
-        # fallbacks, tried only when no estimate gives a lattice indexing half the spots: close pairs
-        # (a split crystal) without a gap to the lattice's separations inflate even the last estimate
+                 " or ".join(f"{m:.1f}" for m in max_cells))
+        # smaller bounds, tried while they would still hold the best lattice found: close pairs (a split
+        # crystal, spots seen twice) without a gap to the lattice's separations inflate every estimate
         while len(max_cells) < 4 and max_cells[-1] / 2 >= 4 * params.min_cell:
             max_cells.append(max_cells[-1] / 2)
         if primitive_cell is not None:
             max_cells = sorted({max(m, 1.3 * max(primitive_cell[:3])) for m in max_cells}, reverse=True)
+            n_populations = min(n_populations, len(max_cells))
     d_all = float(np.min(d))
     d_start = params.d_min_start or first_cycle_d_min(d[usable])
     schedule = _resolution_schedule(d_start, d_all, params.n_macro_cycles)
     log.info("Macro-cycle resolution limits: %s A", ", ".join(f"{x:.2f}" for x in schedule))
     stills = all(e.is_still for e in sweeps)
     search = Search(params=params, refinement_params=refinement_params, space_group=space_group,
-                    primitive_cell=primitive_cell, max_cell=max_cells[0], max_cells=max_cells, d_start=d_start,
+                    primitive_cell=primitive_cell, max_cell=max_cells[0], max_cells=max_cells,
+                    n_populations=n_populations, d_start=d_start,
                     schedule=schedule, stills=stills, n_spots=len(refl), search_spots=usable,
                     input_distances=[s.detector[0].distance for s in sweeps],
                     scan_width=sum(abs(s.scan.oscillation[1]) * s.scan.num_images for s in sweeps if not s.is_still))

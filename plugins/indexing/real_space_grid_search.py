@@ -26,6 +26,7 @@ from numba import njit
 from friedel.contracts.indexing import IndexingMethod
 from friedel.errors import FriedelError
 from friedel.plugins.indexing.params import RealSpaceGridSearchParams  # cheap module: no numba for trees
+from friedel.lattice import niggli_basis
 from friedel.plugins.indexing import lattice as lat
 from friedel.plugins.indexing.vectors import hemisphere_directions, integral_fraction, refine_vector
 
@@ -113,7 +114,7 @@ class RealSpaceGridSearch(IndexingMethod):
         vectors = [edges]
         bases = lat.candidate_bases(edges, rlp, max_cell, tolerance=0.25, max_combinations=len(edges), n_best=2)
         for D in bases:
-            D = lat.fit_basis(lat.niggli_reduce(D), rlp)
+            D = lat.fit_basis(niggli_basis(D), rlp)
             combos = _COMBINATIONS @ D
             length = np.linalg.norm(combos, axis=1)
             vectors.append(combos[(length >= 0.5 * lengths.min()) & (length <= 1.2 * max_cell)])

@@ -34,7 +34,7 @@ def estimate_max_cell(rlp: np.ndarray, multiplier: float = 1.3, d_min: float | N
 
 def max_cell_estimates(rlp: np.ndarray, multiplier: float = 1.3, d_min: float | None = None,
                        max_height_fraction: float = 0.25, spots_per_bin: int = 10,
-                       max_estimates: int = 3) -> list[float]:
+                       max_estimates: int = 3, min_separation: float = 0.0) -> list[float]:
     """Plausible longest cell edges (Angstrom, largest first) from nearest-neighbour separations of rlps.
 
     Neighbouring reciprocal-lattice points are at least ``1/a_max`` apart. The separations of
@@ -46,7 +46,10 @@ def max_cell_estimates(rlp: np.ndarray, multiplier: float = 1.3, d_min: float | 
     percentile, 104 A by the histogram). When close pairs are a population of their own (a split
     crystal: two lattices a fraction of a degree apart; spots seen twice) the histogram has
     several peaks separated by empty bins, and each gives an estimate: the caller tries them
-    in turn. Distances below 0.3 x the median are the same reflection seen twice and are ignored.
+    in turn. Distances below 0.3 x the median, or below ``min_separation`` (1/A: what the
+    detector can resolve, see :func:`resolvable_separation`), are the same reflection seen twice
+    (split spots; both Friedel mates of an electron-diffraction pattern, whose Ewald sphere is
+    flat) and are ignored.
     """
     rlp = np.asarray(rlp, dtype=float)
     if d_min is not None:
@@ -57,7 +60,7 @@ def max_cell_estimates(rlp: np.ndarray, multiplier: float = 1.3, d_min: float | 
     both = np.vstack([rlp, -rlp])
     dist, _ = cKDTree(both).query(both, k=2)
     nn = dist[:, 1]
-    nn = nn[nn > 0.3 * np.median(nn)]
+    nn = nn[nn > max(0.3 * np.median(nn), min_separation)]
     if len(nn) == 0:
         raise FriedelError("spots coincide in reciprocal space; give max_cell= explicitly")
     n_bins = int(np.clip(len(nn) // spots_per_bin, 10, 200))
@@ -71,6 +74,13 @@ def max_cell_estimates(rlp: np.ndarray, multiplier: float = 1.3, d_min: float | 
         smallest = edges[low] if edges[low] > 0 else float(np.min(nn))
         estimates.append(float(multiplier / smallest))
     return estimates[:max_estimates]
+
+
+def resolvable_separation(experiments, n_pixels: float = 2.0) -> float:
+    """Reciprocal-space separation (1/A) of two spots ``n_pixels`` apart on the detector, at low
+    angle: closer rlps cannot be distinct reflections (the spot finder would merge them)."""
+    return min(n_pixels * min(e.detector[0].pixel_size) / (e.detector[0].distance * e.beam.wavelength)
+               for e in experiments)
 
 
 def _populations(hist: np.ndarray, fraction: float) -> list[tuple[int, int]]:

@@ -18,7 +18,7 @@ import numpy as np
 
 from friedel.errors import FriedelError
 from friedel.models.crystal import B_matrix
-from friedel.plugins.indexing.lattice import constrain_cell
+from friedel.lattice import cell_of_A, constrain_cell
 from friedel.plugins.refinement import RefinementParams, refine  # noqa: F401
 from friedel.plugins.refinement.params import static_subset_params
 
@@ -87,7 +87,7 @@ def cell_esds(crystal, experiments, reflections) -> np.ndarray:
     sg = crystal.space_group
 
     def params(A):
-        cell = np.array(_cell_from_A(A))
+        cell = np.array(cell_of_A(A))
         return np.array(constrain_cell(cell, sg)) if sg is not None else cell
 
     base = params(crystal.A)
@@ -99,9 +99,3 @@ def cell_esds(crystal, experiments, reflections) -> np.ndarray:
         J[:, k] = (params(crystal.A + dA.reshape(3, 3)) - base) / eps
     cov = np.kron(np.eye(3), cov_row)  # elements ordered row-major: A[i, j] -> 3 i + j
     return np.sqrt(np.maximum(np.diag(J @ cov @ J.T), 0.0))
-
-
-def _cell_from_A(A):
-    from friedel.models.crystal import cell_from_A
-
-    return cell_from_A(A).parameters

@@ -27,7 +27,8 @@ class Search:
     space_group: gemmi.SpaceGroup | None
     primitive_cell: tuple | None  # Niggli cell of the known unit cell
     max_cell: float
-    max_cells: list  # maximum-cell estimates to try in turn, largest first (max_cell is the first)
+    max_cells: list  # maximum-cell bounds to try, largest first (max_cell is the first)
+    n_populations: int  # how many of them are estimates of their own (the rest are halvings)
     d_start: float
     schedule: list  # resolution limit of each macro-cycle (Angstrom)
     stills: bool

@@ -19,6 +19,7 @@ import gemmi
 import numpy as np
 
 from friedel.errors import FriedelError
+from friedel.lattice import space_group_setting
 from friedel.plugins.indexing import lattice as lat
 from friedel.plugins.indexing.candidates import crystal_from_basis, lattice_candidates
 from friedel.plugins.indexing.macro_cycles import log_cycles, macro_cycles
@@ -41,9 +42,12 @@ def next_lattice(search: Search, trial: Trial) -> Trial:
 def candidates(search: Search, trial: Trial, known_setting: bool = True) -> list:
     """Candidate bases among the spots the trial leaves unindexed (and not on ice rings), best first.
 
-    Each maximum-cell estimate is tried in turn (largest first) until a lattice indexes at least
-    half of the low-resolution spots; otherwise the best of them is taken. A population of close
-    spot pairs (a split crystal) makes the first estimate far too long for the search.
+    A maximum cell far too long (close spot pairs of a split crystal, or spots seen twice, make
+    the nearest-neighbour estimate so) lets the search return a supercell or a lattice that
+    fits two lattices at once. So every estimate of a separate nearest-neighbour population is
+    searched, and a smaller bound is tried as long as it would still hold the best lattice found
+    (it can only find that lattice or a smaller one); among the lattices indexing nearly as many
+    low-resolution spots as the best, the smallest cell wins.
     """
     free = trial.unindexed()
     if search.search_spots is not None:
@@ -51,8 +55,12 @@ def candidates(search: Search, trial: Trial, known_setting: bool = True) -> list
     p = search.params
     rlp, d = trial.refl["rlp"][free], trial.refl["d"][free]
     low = rlp[d >= search.d_start] if np.sum(d >= search.d_start) >= 10 else rlp
-    best, error = None, None
+    results, error = [], None
     for i, max_cell in enumerate(search.max_cells):
+        if i >= search.n_populations and results:
+            best = max(results, key=lambda r: r[0])
+            if best[0] >= 0.5 and best[1] > max_cell / 1.2:
+                break  # the best lattice would not fit in the smaller bound
         try:
             found = lattice_candidates(rlp, max_cell, p, search.space_group, search.primitive_cell,
                                        d_start=search.d_start, spot_d=d, known_setting=known_setting)
@@ -61,16 +69,17 @@ def candidates(search: Search, trial: Trial, known_setting: bool = True) -> list
             log.debug("no lattice with max_cell %.1f A: %s", max_cell, exc)
             continue
         score = lat.indexed_fraction(found[0], low, p.index_assignment.tolerance)
-        if i > 0:
-            log.info("Maximum cell %.1f A (the next nearest-neighbour population): best lattice indexes %.0f%% "
-                     "of the low-resolution spots", max_cell, 100 * score)
-        if best is None or score > best[0]:
-            best = (score, found)
-        if score >= 0.5:
-            break
-    if best is None:
+        longest = float(np.linalg.norm(found[0], axis=1).max())
+        results.append((score, longest, abs(float(np.linalg.det(found[0]))), max_cell, found))
+    if not results:
         raise error
-    return best[1]
+    if len(results) > 1:
+        for score, longest, volume, max_cell, _ in results:
+            log.info("Maximum cell %.1f A: best lattice indexes %.0f%% of the low-resolution spots, cell volume "
+                     "%.0f A^3", max_cell, 100 * score, volume)
+    top = max(r[0] for r in results)
+    near = [r for r in results if r[0] >= top - max(0.03, 0.05 * top)]
+    return min(near, key=lambda r: (round(np.log2(r[2]) * 4), -r[0]))[4]
 
 
 def plain_lattice(search: Search, trial: Trial) -> Trial:
@@ -108,7 +117,7 @@ def with_known_symmetry(search: Search, trial: Trial) -> Trial:
     checked against the known unit cell), constrained, and its last macro-cycle done again.
     Raises FriedelError when the refined lattice does not fit."""
     known = search.params.known_symmetry
-    D = lat.conventional_setting(trial.newest.real_space_vectors, search.space_group or gemmi.SpaceGroup("P 1"),
+    D = space_group_setting(trial.newest.real_space_vectors, search.space_group or gemmi.SpaceGroup("P 1"),
                                  known.unit_cell, known.relative_length_tolerance, known.absolute_angle_tolerance)
     return macro_cycles(search, trial.with_newest(crystal_from_basis(D, search.space_group)), [], quiet=True,
                         redo_last=True)

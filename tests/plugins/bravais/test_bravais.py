@@ -16,7 +16,7 @@ from simulated import CASES, simulated_indexed  # noqa: E402
 from friedel.cli.main import main  # noqa: E402
 from friedel.errors import FriedelError  # noqa: E402
 from friedel.io import read_experiments, read_reflections, write_experiments, write_reflections  # noqa: E402
-from friedel.plugins.bravais.cb_op import ChangeOfBasis  # noqa: E402
+from friedel.lattice import ChangeOfBasis  # noqa: E402
 from friedel.plugins.bravais.lattice_search import find_lattices  # noqa: E402
 from friedel.plugins.bravais.reindex import _asu_keys  # noqa: E402
 from friedel.plugins.bravais.settings import refine_bravais_settings  # noqa: E402

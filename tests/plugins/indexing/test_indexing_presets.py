@@ -26,6 +26,7 @@ from scipy.spatial import cKDTree
 from friedel.cli.main import main
 from friedel.io import read_experiments, read_reflections
 from friedel.plugin_manager import registry
+from friedel.lattice import cell_of_A
 from friedel.plugins.indexing import lattice as lat
 
 #: simulate parameters per case: the preset, shrunk; header errors that refinement must absorb
@@ -103,8 +104,8 @@ def change_of_basis(true_A, found_A):
 def cell_errors(true_A, found_A, M):
     """Largest relative edge error and angle error (degrees) of the found cell against the true
     cell expressed in the found setting."""
-    true_cell = np.array(lat.cell_of(np.linalg.inv(true_A @ M)))
-    found_cell = np.array(lat.cell_of(np.linalg.inv(found_A)))
+    true_cell = np.array(cell_of_A(true_A @ M))
+    found_cell = np.array(cell_of_A(found_A))
     return (float(np.max(np.abs(found_cell[:3] / true_cell[:3] - 1))),
             float(np.max(np.abs(found_cell[3:] - true_cell[3:]))))
 
