@@ -52,6 +52,18 @@ def _one_over_d2_axis(fig):
     return fig
 
 
+def _mean_per(index: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """Mean of ``values`` in each of ``n`` bins (0 where a bin is empty)."""
+    return np.bincount(index, values, minlength=n) / np.maximum(np.bincount(index, minlength=n), 1)
+
+
+def _i_over_sigma(refl, kind: str):
+    """(I/sigma, usable) of one intensity kind; rows without a positive variance are not usable."""
+    v = refl[f"intensity.{kind}.variance"]
+    ok = v > 0
+    return np.where(ok, refl[f"intensity.{kind}.value"] / np.sqrt(np.where(ok, v, 1.0)), 0.0), ok
+
+
 def spots(folder: str, section) -> None:
     """Strong spots per image and their resolution (find_spots)."""
     go = _go()
@@ -118,44 +130,28 @@ def integration(folder: str, section) -> None:
         return
     image = _image_number(refl)
     frames = np.arange(image.min(), image.max() + 1)
+    frame_index = image - frames[0]
+    kinds = [k for k in ("sum", "prf") if f"intensity.{k}.value" in refl]
     fig = go.Figure()
-    for kind in ("sum", "prf"):
-        col = f"intensity.{kind}.value"
-        if col not in refl:
-            continue
-        v = refl[f"intensity.{kind}.variance"]
-        ok = v > 0
-        ios = np.zeros(len(refl))
-        ios[ok] = refl[col][ok] / np.sqrt(v[ok])
-        per = np.bincount(image[ok] - frames[0], ios[ok], minlength=len(frames)) / np.maximum(
-            np.bincount(image[ok] - frames[0], minlength=len(frames)), 1)
-        fig.add_trace(go.Scatter(x=frames, y=per, mode="lines", name=f"I/sigma ({kind})"))
+    for kind in kinds:
+        ios, ok = _i_over_sigma(refl, kind)
+        fig.add_trace(go.Scatter(x=frames, y=_mean_per(frame_index[ok], ios[ok], len(frames)), mode="lines",
+                                 name=f"I/sigma ({kind})"))
     section.figure(_layout(fig, "Mean I/sigma per image", "image", "I/sigma"))
-    if "background.mean" in refl:
-        per = np.bincount(image - frames[0], refl["background.mean"], minlength=len(frames)) / np.maximum(
-            np.bincount(image - frames[0], minlength=len(frames)), 1)
-        fig = go.Figure(go.Scatter(x=frames, y=per, mode="lines", name="background"))
-        section.figure(_layout(fig, "Mean background per image", "image", "counts per pixel"))
-    if "profile.correlation" in refl:
-        cc = refl["profile.correlation"]
-        per = np.bincount(image - frames[0], cc, minlength=len(frames)) / np.maximum(
-            np.bincount(image - frames[0], minlength=len(frames)), 1)
-        fig = go.Figure(go.Scatter(x=frames, y=per, mode="lines"))
-        section.figure(_layout(fig, "Mean profile correlation per image", "image", "CC"))
-    if "d" in refl and "intensity.sum.value" in refl:
+    for column, title, axis in (("background.mean", "Mean background per image", "counts per pixel"),
+                                ("profile.correlation", "Mean profile correlation per image", "CC")):
+        if column in refl:
+            fig = go.Figure(go.Scatter(x=frames, y=_mean_per(frame_index, refl[column], len(frames)), mode="lines"))
+            section.figure(_layout(fig, title, "image", axis))
+    if "d" in refl and kinds:
         s = 1.0 / refl["d"] ** 2
         edges = np.linspace(s.min(), s.max(), 21)
-        b = np.clip(np.digitize(s, edges) - 1, 0, 19)
+        shell = np.clip(np.digitize(s, edges) - 1, 0, 19)
         fig = go.Figure()
-        for kind in ("sum", "prf"):
-            col = f"intensity.{kind}.value"
-            if col not in refl:
-                continue
-            v = refl[f"intensity.{kind}.variance"]
-            ok = v > 0
-            ios = np.where(ok, refl[col] / np.sqrt(np.where(ok, v, 1)), 0)
-            per = np.bincount(b[ok], ios[ok], minlength=20) / np.maximum(np.bincount(b[ok], minlength=20), 1)
-            fig.add_trace(go.Scatter(x=0.5 * (edges[1:] + edges[:-1]), y=per, mode="lines+markers", name=kind))
+        for kind in kinds:
+            ios, ok = _i_over_sigma(refl, kind)
+            fig.add_trace(go.Scatter(x=0.5 * (edges[1:] + edges[:-1]), y=_mean_per(shell[ok], ios[ok], 20),
+                                     mode="lines+markers", name=kind))
         section.figure(_one_over_d2_axis(_layout(fig, "Mean I/sigma against resolution", "", "I/sigma")))
 
 
@@ -173,8 +169,9 @@ def scaling(folder: str, section, anomalous: bool = False) -> None:
     for i in np.unique(ids[ids >= 0]):
         sel = ids == i
         fr = image[sel]
-        per = np.bincount(fr - fr.min(), refl["inverse_scale_factor"][sel]) / np.maximum(np.bincount(fr - fr.min()), 1)
-        x = np.arange(fr.min(), fr.min() + len(per))
+        n = fr.max() - fr.min() + 1
+        per = _mean_per(fr - fr.min(), refl["inverse_scale_factor"][sel], n)
+        x = np.arange(fr.min(), fr.min() + n)
         fig.add_trace(go.Scatter(x=x[per > 0], y=per[per > 0], mode="lines", name=f"data set {i}"))
     section.figure(_layout(fig, "Mean inverse scale factor per image", "image", "g"))
     stats = statistics_of_scaled(os.path.join(folder, "scaled.expt"), os.path.join(folder, "scaled.refl"), anomalous)
@@ -248,7 +245,7 @@ def _normal_probability(hkl, intensity, variance, folder, section) -> None:
     edges = np.linspace(s.min(), s.max(), 21)
     b = np.clip(np.digitize(s, edges) - 1, 0, 19)
     ok = np.isfinite(merged.intensity)
-    mean_i = np.bincount(b[ok], merged.intensity[ok], minlength=20) / np.maximum(np.bincount(b[ok], minlength=20), 1)
+    mean_i = _mean_per(b[ok], merged.intensity[ok], 20)
     good = mean_i > 0
     fig = go.Figure(go.Scatter(x=(0.5 * (edges[1:] + edges[:-1]))[good], y=np.log(mean_i[good]), mode="lines+markers"))
     section.figure(_one_over_d2_axis(_layout(fig, "Wilson plot", "", "ln <I>")))
