@@ -54,7 +54,7 @@ class IntegrationResult:
 def integrate(experiments, reflections: ReflectionTable, params, opener=None) -> IntegrationResult:
     """Integrate every predicted reflection of ``experiments`` (see the module docstring).
 
-    ``reflections`` (the strong indexed spots) loses its ``shoebox`` column once the profile
+    ``reflections`` (the strong indexed spots) is emptied of its columns once the profile
     model is estimated, to keep memory for the passes.
     """
     t_start = time.perf_counter()
@@ -135,10 +135,11 @@ def integrate(experiments, reflections: ReflectionTable, params, opener=None) ->
             estimates[i] = ProfileEstimate(math.degrees(sigma_b), math.degrees(sigma_m), 0, 0)
             log.warning(f"Experiment {i}: {exc}; using the widths of the other experiments "
                         f"(sigma_b {math.degrees(sigma_b):.4f}, sigma_m {math.degrees(sigma_m):.4f} degrees)")
-    # the strong-spot pixels have served the estimate; the passes do not need them (memory)
+    # the strong spots have served the matching and the estimate; the passes do not need them
     ref = fr = None
-    if reflections is not None and "shoebox" in reflections:
-        del reflections["shoebox"]
+    if reflections is not None:
+        for name in reflections.keys():
+            del reflections[name]
         blocks.release_freed_memory()
     timing["profile_model"] = time.perf_counter() - t0
 
@@ -175,6 +176,7 @@ def integrate(experiments, reflections: ReflectionTable, params, opener=None) ->
     profiles = ReferenceProfiles(refp.grid_points, np.concatenate(steps), np.concatenate(centres),
                                  np.concatenate(owners).astype(np.int64))
     learn = table.get_flags(Flags.reference_spot) & (partiality > 0.99) & ~skip
+    del s1u
 
     # -- the passes over the images ---------------------------------------------------------------
     ip = params.integration
@@ -244,6 +246,7 @@ def integrate(experiments, reflections: ReflectionTable, params, opener=None) ->
                         "summation only")
             fitting = False
         timing["modelling"] = time.perf_counter() - t0
+        del inputs["position"], inputs["learn"], acc.rocking[:]  # only the modelling pass needs them
         blocks.release_freed_memory()
         rss["after_modelling"] = _rss_mb()
     table.set_flags(skip, Flags.dont_integrate)
@@ -262,7 +265,7 @@ def integrate(experiments, reflections: ReflectionTable, params, opener=None) ->
     # free the per-reflection geometry before the output columns are built (peak memory)
     shoebox_mb = float(box_vox.sum() * BYTES_PER_VOXEL / 1e6)
     inputs.clear()
-    del bbox, radius, sigma_z, position, jacobian, frames_all, box_vox, learn, profile_index, s1u
+    del bbox, radius, sigma_z, position, jacobian, frames_all, box_vox, learn, profile_index
     merged = merge_results(results, n)
     out, extra = assemble(table, merged, experiments, params, fitting, fit_index, skip)
     del merged

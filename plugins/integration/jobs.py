@@ -80,7 +80,7 @@ def _geometry(inp, rows, owned, profile_index, mode) -> JobGeometry:
     jac = inp["jacobian"][rows]
     return JobGeometry(
         rows=rows, owned=owned, panel=np.ascontiguousarray(table["panel"][rows]),
-        bbox=np.ascontiguousarray(inp["bbox"][rows], dtype=np.int64), centre=np.ascontiguousarray(fr_centre),
+        bbox=inp["bbox"][rows], centre=np.ascontiguousarray(fr_centre),
         jacobian=np.ascontiguousarray(jac), radius2=np.ascontiguousarray(inp["radius"][rows] ** 2),
         sigma_z=np.ascontiguousarray(inp["sigma_z"][rows]), experiment=np.ascontiguousarray(table["id"][rows].astype(np.int64)),
         profile=np.ascontiguousarray(profile_index[rows]),
@@ -97,7 +97,8 @@ def merge_results(results: list, n: int) -> dict:
         for k in list(res):
             v = res.pop(k)
             if k not in merged:
-                merged[k] = np.zeros((n,) + v.shape[1:], v.dtype)
+                dtype = np.float64 if v.dtype == np.float32 else v.dtype
+                merged[k] = np.zeros((n,) + v.shape[1:], dtype)
             merged[k][rows] = v
         merged["done"][rows] = True
     return merged

@@ -33,7 +33,7 @@ class JobGeometry:
     rows: np.ndarray  # index into the full prediction table
     owned: np.ndarray
     panel: np.ndarray
-    bbox: np.ndarray  # (n, 6) int64
+    bbox: np.ndarray  # (n, 6) int32 as sent, int64 in the worker
     centre: np.ndarray
     jacobian: np.ndarray
     radius2: np.ndarray
@@ -171,9 +171,16 @@ def _process_window(job: Job, w: _Window, out: dict, accumulators: ReferenceProf
         out["prf.ok"][local] = okp
 
 
+def _compact(results: dict) -> dict:
+    """Floating-point results as float32 for the trip back to the driver (half the memory it
+    holds until every job is in; 7 significant digits are plenty for counts and pixels)."""
+    return {k: v.astype(np.float32) if v.dtype == np.float64 else v for k, v in results.items()}
+
+
 def run_job(job: Job):
     """Integrate (or learn profiles from) the owned reflections of one job: returns (rows, results, profiles)."""
     g = job.geometry
+    g.bbox = np.ascontiguousarray(g.bbox, dtype=np.int64)  # sent as int32; the kernels take int64
     n = len(g.rows)
     out = {}
     for name in RESULT_FIELDS:
@@ -188,7 +195,7 @@ def run_job(job: Job):
     accumulators = job.profiles.empty_like() if job.mode == "model" else None
     windows = plan_windows(g.bbox, g.owned, job.window_voxels)
     if not windows:
-        return g.rows[g.owned], {k: v[g.owned] for k, v in out.items()}, accumulators
+        return g.rows[g.owned], _compact({k: v[g.owned] for k, v in out.items()}), accumulators
     try:
         images = _open(job)
     except FriedelError:
@@ -259,7 +266,7 @@ def run_job(job: Job):
     if close:
         close()
     del live, counts, images
-    result = g.rows[g.owned], {k: v[g.owned] for k, v in out.items()}, accumulators
+    result = g.rows[g.owned], _compact({k: v[g.owned] for k, v in out.items()}), accumulators
     from .blocks import release_freed_memory
 
     release_freed_memory()  # the worker lives on for the next job
