@@ -69,6 +69,24 @@ def shell_statistics(d_obs, intensity, variance, group, n_bins: int = 20, rng=No
     return np.array(mids), np.array(isig), np.array(cc)
 
 
+def _combined_limit(d_isig, d_cc, mids, isig, cc) -> float | None:
+    """The higher-resolution (smaller d) of the two limits; a criterion that never falls off
+    lifts the limit only as far as it could be evaluated. CC1/2 needs repeated observations,
+    so on a low-multiplicity sweep it may exist in the low-resolution shells alone: it then
+    says nothing about the high-resolution data, and <I>/<sigma> decides alone."""
+    if d_isig is not None and d_cc is not None:
+        return min(d_isig, d_cc)
+    if d_isig is None and d_cc is None:
+        return None
+    found, other_values = (d_isig, cc) if d_isig is not None else (d_cc, isig)
+    evaluable = np.isfinite(other_values) & np.isfinite(mids)
+    if not evaluable.any():
+        return found
+    reach = float(1 / np.sqrt(mids[evaluable].max()))  # the highest resolution the other criterion saw
+    # the other criterion stayed above its threshold up to `reach`: the data are good at least that far
+    return None if reach <= found else found
+
+
 def auto_d_min(d_obs, intensity, variance, group, min_i_mean_over_sigma_mean: float = 4.0,
                min_cc_half: float = 0.6, rng=None) -> tuple[float | None, dict]:
     """The data's resolution limit (None: use everything) and the numbers behind it."""
@@ -78,13 +96,7 @@ def auto_d_min(d_obs, intensity, variance, group, min_i_mean_over_sigma_mean: fl
     limits["i_mean_over_sigma_mean"] = None if x is None else float(1 / np.sqrt(x))
     x = _crossing(mids, cc, min_cc_half)
     limits["cc_half"] = None if x is None else float(1 / np.sqrt(x))
-    found = [v for v in limits.values() if v is not None]
-    # the higher-resolution (smaller d) of the two criteria; none if neither falls off
-    d_min = min(found) if len(found) == 2 else None
-    if len(found) == 1:
-        # one criterion could not be evaluated everywhere (e.g. CC1/2 without repeats)
-        evaluable = np.isfinite(cc).sum() if limits["cc_half"] is None else np.isfinite(isig).sum()
-        d_min = found[0] if evaluable < 2 else None
+    d_min = _combined_limit(limits["i_mean_over_sigma_mean"], limits["cc_half"], mids, isig, cc)
     info = {"shell_d": [float(1 / np.sqrt(m)) if np.isfinite(m) and m > 0 else None for m in mids],
             "i_mean_over_sigma_mean": [None if not np.isfinite(v) else float(v) for v in isig],
             "cc_half": [None if not np.isfinite(v) else float(v) for v in cc],
