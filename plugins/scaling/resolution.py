@@ -108,12 +108,23 @@ def estimate(shells, isigma_unmerged, data_d_min: float, cc_half: float | None =
         sig = np.array([sh.cc_half_significant for sh in shells])
         use = sig & np.isfinite(cc)
         s_used = s_all[use]
+        # CC1/2 needs repeated observations: on a low-multiplicity sweep it stops short of the
+        # data limit, and it cannot vouch for the data beyond the last shell it was computed in
+        finite = np.flatnonzero(np.isfinite(cc))
+        evaluable_d = float(shells[finite.max()].d_min) if len(finite) else data_d_min
+        short = evaluable_d > data_d_min * 1.01
+        short_note = (f"CC1/2 could be computed only to {evaluable_d:.2f} A (no repeated observations "
+                      "beyond): the limit is set there")
         if np.all(cc[np.isfinite(cc)] >= cc_half):
             d, note, fitted = data_d_min, "CC1/2 above the limit in every shell: the data limit", cc[use] * np.nan
+            if short:
+                d, note = evaluable_d, short_note
         else:
             s_cross, fitted, note = fit_cc_half(s_used, cc[use], cc_half)
             d, note2 = to_d(s_cross, s_all) if len(s_used) else (data_d_min, "")
             note = note or note2
+            if short and d < evaluable_d:
+                d, note = evaluable_d, short_note
         out.append(ResolutionCriterion("cc_half", cc_half, d, note, s_used.tolist(), cc[use].tolist(),
                                        [float(x) for x in fitted]))
     for name, limit, values, fitter in (
