@@ -110,11 +110,15 @@ def estimate(shells, isigma_unmerged, data_d_min: float, cc_half: float | None =
         s_used = s_all[use]
         # CC1/2 needs repeated observations: on a low-multiplicity sweep it stops short of the
         # data limit, and it cannot vouch for the data beyond the last shell it was computed in
-        finite = np.flatnonzero(np.isfinite(cc))
-        evaluable_d = float(shells[finite.max()].d_min) if len(finite) else data_d_min
+        # (a CC1/2 that is not significantly above zero measures noise: such shells do not count)
+        # the evaluable range ends where two shells in a row are not significant (a single one
+        # may be chance, and so may a lone significant shell among noise)
+        gaps = np.flatnonzero(~use[:-1] & ~use[1:]) if len(use) > 1 else np.flatnonzero(~use)
+        end = (int(gaps[0]) if len(gaps) else len(use)) - 1
+        evaluable_d = float(shells[end].d_min) if end >= 0 else data_d_min
         short = evaluable_d > data_d_min * 1.01
-        short_note = (f"CC1/2 could be computed only to {evaluable_d:.2f} A (no repeated observations "
-                      "beyond): the limit is set there")
+        short_note = (f"CC1/2 is significant only to {evaluable_d:.2f} A (beyond, too few repeated "
+                      "observations or no correlation): the limit is set there")
         if np.all(cc[np.isfinite(cc)] >= cc_half):
             d, note, fitted = data_d_min, "CC1/2 above the limit in every shell: the data limit", cc[use] * np.nan
             if short:

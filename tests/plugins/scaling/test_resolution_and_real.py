@@ -127,3 +127,21 @@ def test_weak_sweep_gets_a_cc_half_limit_inside_the_data(in_tmp_dir):
     inner = [s["cc_half"] for s in shells if s["d_min"] > d_cc * 1.08]
     outer = [s["cc_half"] for s in shells if s["d_max"] < d_cc / 1.08]
     assert np.median(inner) > 0.3 > np.median(outer)
+
+
+def test_cc_half_limit_stops_where_the_correlation_stops():
+    """Data that end sharply (a low-multiplicity sweep recorded beyond the diffraction limit):
+    CC1/2 is ~1 and significant to 1.6 A, then noise. The limit is 1.6 A, not the detector edge."""
+    from friedel.merging_statistics import ShellStatistics
+
+    edges = np.linspace(1 / 3.0**2, 1 / 1.1**2, 41) ** -0.5
+    shells = []
+    for k, (hi, lo) in enumerate(zip(edges[:-1], edges[1:])):
+        signal = lo >= 1.6
+        # one chance 'significant' shell among the noise must not extend the limit
+        shells.append(ShellStatistics(d_max=float(hi), d_min=float(lo), cc_half=0.99 if signal else 0.02,
+                                      cc_half_significant=bool(signal or k == 35), mean_i_over_sigma=10.0,
+                                      completeness=90.0))
+    (cc,) = estimate(shells, np.full(len(shells), 5.0), data_d_min=1.1)
+    assert cc.d_min == pytest.approx(max(s.d_min for s in shells if s.d_min >= 1.6 - 1e-9), abs=0.01)
+    assert "significant only to" in cc.note
