@@ -36,16 +36,20 @@ def test_split_and_combine_round_trip(in_tmp_dir, two_lattices):
     assert len(read_experiments("one_0.expt")) == 2
 
 
-def test_combining_a_file_with_itself_makes_identifiers_unique(in_tmp_dir, tiny_integrated, capsys):
+def test_combining_a_copy_of_a_file_makes_identifiers_unique(in_tmp_dir, tiny_integrated, capsys):
     experiments, reflections = tiny_integrated
-    write_experiments(experiments, "a.expt")
-    write_reflections(reflections, "a.refl")
-    assert main(["combine_experiments", "a.expt", "a.refl", "a.expt", "a.refl"]) == 0
+    for name in ("a", "b"):  # b is a copy of a: the same identifiers in two files
+        write_experiments(experiments, f"{name}.expt")
+        write_reflections(reflections, f"{name}.refl")
+    # the very same file twice would count its data twice: refused
+    assert main(["combine_experiments", "a.expt", "a.refl", "a.expt", "a.refl"]) != 0
+    capsys.readouterr()
+    assert main(["combine_experiments", "a.expt", "a.refl", "b.expt", "b.refl"]) == 0
     e, r = read_experiments("combined.expt"), read_reflections("combined.refl")
     assert len(set(e.identifiers())) == 2 and e.identifiers()[0] == experiments[0].identifier
     assert len(r) == 2 * len(reflections) and sorted(np.unique(r["id"])) == [0, 1]
     assert r.experiment_identifiers == {0: e[0].identifier, 1: e[1].identifier}
     # the combined file exports with distinct batches for the two copies
-    assert main(["combine_experiments", "a.expt", "a.refl", "a.expt", "a.refl"]) != 0  # exists
+    assert main(["combine_experiments", "a.expt", "a.refl", "b.expt", "b.refl"]) != 0  # exists
     assert "overwrite=True" in capsys.readouterr().err
     assert main(["combine_experiments", "a.expt", "a.refl", "a.expt"]) != 0  # unpaired
