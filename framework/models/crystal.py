@@ -69,6 +69,16 @@ class Crystal:
         )
         self.extra = dict(extra or {})
 
+    def __getstate__(self) -> dict:
+        # gemmi's GroupOps cannot be pickled: send the Hall symbol to worker processes instead
+        state = dict(self.__dict__)
+        state.pop("_ops", None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._ops = gemmi.symops_from_hall(self._hall)
+
     @classmethod
     def from_cell(cls, cell, space_group: str = "P 1", U=None) -> "Crystal":
         """A crystal with unit cell ``cell`` (6 numbers or gemmi.UnitCell) and orientation U."""

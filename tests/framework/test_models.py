@@ -80,3 +80,15 @@ def test_crystal_cell_orientation_and_space_group():
     assert cell_from_A(B).parameters == pytest.approx((10, 11, 12, 80, 95, 100))
     with pytest.raises(Exception, match="not a space group"):
         crystal.set_space_group("P 7")
+
+
+def test_crystal_pickles_for_worker_processes():
+    """Experiments with a crystal go to worker processes (find_spots nproc=2 on indexed.expt)."""
+    import pickle
+
+    from friedel.models.crystal import Crystal
+
+    crystal = Crystal.from_cell((57.8, 57.8, 150.0, 90, 90, 90), "P 41 21 2")
+    copy = pickle.loads(pickle.dumps(crystal))
+    assert copy.space_group.xhm() == "P 41 21 2" and np.allclose(copy.A, crystal.A)
+    assert len(copy.space_group_ops.sym_ops) == 8
