@@ -86,6 +86,24 @@ def fit_cubic(s, y, limit):
     return _crossing(s[ok], lambda x: np.polyval(coef, x), limit), np.polyval(coef, s)
 
 
+#: a shell needs this many pairs of half-data-set means before a non-significant CC1/2 counts as noise
+MIN_PAIRS = 20
+
+
+def _noise_edge(shells, significant: np.ndarray) -> float:
+    """Where CC1/2 has too few pairs to judge (multiplicity near 1), the data end where the merged
+    <I/sigma> of two shells in a row is below 1 (noise) beyond the last significant CC1/2 shell."""
+    if not significant.any():
+        return float(shells[-1].d_min)
+    last = int(np.flatnonzero(significant).max())
+    misigma = np.array([sh.mean_i_over_sigma for sh in shells], dtype=float)
+    noise = ~(misigma > 1.0)  # NaN counts as noise
+    for k in range(last + 1, len(shells) - 1):
+        if noise[k] and noise[k + 1]:
+            return float(shells[k - 1].d_min)
+    return float(shells[-1].d_min)
+
+
 def estimate(shells, isigma_unmerged, data_d_min: float, cc_half: float | None = 0.3,
              isigma: float | None = None, misigma: float | None = None,
              completeness: float | None = None) -> list[ResolutionCriterion]:
@@ -111,11 +129,17 @@ def estimate(shells, isigma_unmerged, data_d_min: float, cc_half: float | None =
         # CC1/2 needs repeated observations: on a low-multiplicity sweep it stops short of the
         # data limit, and it cannot vouch for the data beyond the last shell it was computed in
         # (a CC1/2 that is not significantly above zero measures noise: such shells do not count)
-        # the evaluable range ends where two shells in a row are not significant (a single one
-        # may be chance, and so may a lone significant shell among noise)
-        gaps = np.flatnonzero(~use[:-1] & ~use[1:]) if len(use) > 1 else np.flatnonzero(~use)
-        end = (int(gaps[0]) if len(gaps) else len(use)) - 1
-        evaluable_d = float(shells[end].d_min) if end >= 0 else data_d_min
+        # the evaluable range ends where two shells in a row measured a CC1/2 that is not
+        # significant (one may be chance; shells with too few pairs to tell are passed over)
+        pairs = np.array([getattr(sh, "cc_half_n", MIN_PAIRS) for sh in shells])
+        known = np.flatnonzero(np.isfinite(cc) & (sig | (pairs >= MIN_PAIRS)))
+        failing = ~sig[known]
+        two = np.flatnonzero(failing[:-1] & failing[1:]) if len(known) > 1 else np.zeros(0, int)
+        if len(two):
+            good = known[: two[0]][sig[known[: two[0]]]]
+            evaluable_d = float(shells[good.max()].d_min) if len(good) else data_d_min
+        else:
+            evaluable_d = _noise_edge(shells, use)
         short = evaluable_d > data_d_min * 1.01
         short_note = (f"CC1/2 is significant only to {evaluable_d:.2f} A (beyond, too few repeated "
                       "observations or no correlation): the limit is set there")

@@ -140,8 +140,31 @@ def test_cc_half_limit_stops_where_the_correlation_stops():
         signal = lo >= 1.6
         # one chance 'significant' shell among the noise must not extend the limit
         shells.append(ShellStatistics(d_max=float(hi), d_min=float(lo), cc_half=0.99 if signal else 0.02,
-                                      cc_half_significant=bool(signal or k == 35), mean_i_over_sigma=10.0,
+                                      cc_half_significant=bool(signal or k == 35), cc_half_n=100,
+                                      mean_i_over_sigma=10.0,
                                       completeness=90.0))
     (cc,) = estimate(shells, np.full(len(shells), 5.0), data_d_min=1.1)
     assert cc.d_min == pytest.approx(min(s.d_min for s in shells if s.d_min >= 1.6), abs=1e-6)
     assert "significant only to" in cc.note
+
+
+def test_without_pairs_the_limit_is_where_merged_i_over_sigma_becomes_noise():
+    """Multiplicity ~1 at high resolution: CC1/2 has too few pairs there, so merged <I/sigma>
+    (noise below 1) ends the data; a sparse data set with signal everywhere keeps all of it."""
+    from friedel.merging_statistics import ShellStatistics
+
+    edges = np.linspace(1 / 3.0**2, 1 / 1.1**2, 41) ** -0.5
+
+    def shells(noise_beyond):
+        out = []
+        for hi, lo in zip(edges[:-1], edges[1:]):
+            signal = lo >= 1.6
+            out.append(ShellStatistics(d_max=float(hi), d_min=float(lo), cc_half=0.99 if signal else 0.1,
+                                       cc_half_significant=bool(signal), cc_half_n=100 if signal else 5,
+                                       mean_i_over_sigma=8.0 if signal or not noise_beyond else 0.2))
+        return out
+
+    (cc,) = estimate(shells(True), np.full(40, 5.0), data_d_min=1.1)
+    assert cc.d_min == pytest.approx(min(s.d_min for s in shells(True) if s.d_min >= 1.6), abs=1e-6)
+    (cc,) = estimate(shells(False), np.full(40, 5.0), data_d_min=1.1)
+    assert cc.d_min == pytest.approx(1.1, abs=0.01)
