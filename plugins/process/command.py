@@ -257,6 +257,12 @@ def _finish(pipeline: _Pipeline, params) -> None:
 
     log.info("\n== friedel process summary ==")
     summary = {"steps": [r.__dict__ for r in pipeline.results], "outputs": {}}
+    current = {r.folder for r in pipeline.results}
+    stale = sorted(f for f in os.listdir(".") if os.path.isdir(f) and f[:2].isdigit() and f[2:3] == "_"
+                   and f not in current)
+    if stale:  # step numbers shift when a run takes another path (a retry, a rescale)
+        log.info("from an earlier run, not part of this one (left in place): %s", ", ".join(stale))
+        summary["stale_folders"] = stale
     expt, refl = pipeline.latest.get("expt"), pipeline.latest.get("refl")
     if expt and refl and "scaled" in os.path.basename(refl):
         stats = statistics_of_scaled(expt, refl, params.anomalous, pipeline.d_min_used)

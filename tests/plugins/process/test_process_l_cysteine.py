@@ -33,7 +33,9 @@ def l_cysteine(real_data):
 
 
 def _merged(folder="."):
-    return gemmi.read_mtz_file(sorted(glob.glob(os.path.join(folder, "*_merge", "merged.mtz")))[-1])
+    """The merged MTZ of the latest run (step numbers can differ between runs)."""
+    summary = json.load(open(os.path.join(folder, "friedel.process.json"), encoding="utf-8"))
+    return gemmi.read_mtz_file(os.path.join(folder, summary["outputs"]["merged_mtz"]))
 
 
 def test_process_gives_the_published_cell_and_laue_group(l_cysteine, in_tmp_dir):
