@@ -45,68 +45,40 @@ def _is_valid(v, m, lo, hi):
 
 
 @numba.njit(cache=True, nogil=True)
+def _valid_mask(image, mask, lo, hi):
+    """Pixels that count: unmasked and inside the trusted range."""
+    ny, nx = image.shape
+    valid = np.empty((ny, nx), np.bool_)
+    for y in range(ny):
+        for x in range(nx):
+            valid[y, x] = _is_valid(image[y, x], mask[y, x], lo, hi)
+    return valid
+
+
+@numba.njit(cache=True, nogil=True)
 def dispersion_kernel(image, mask, lo, hi, kx, ky, gain, n_sigma_b, n_sigma_s, threshold, min_count, out):
     """One pass over the image: sliding-window sums of count, I and I^2, then both tests.
 
-    Column sums over the ``2*ky+1`` rows around the current row are updated by adding the
-    row entering the window and removing the one leaving it (a running summed-area table),
-    so the cost per pixel is independent of the kernel size.
+    The box sums come from the same running column sums as the extended kernel's passes
+    (:func:`_box_pass`), so the cost per pixel is independent of the kernel size.
     """
     ny, nx = image.shape
     strong2 = n_sigma_s * n_sigma_s * gain
+    valid = _valid_mask(image, mask, lo, hi)
     col_n = np.zeros(nx, np.int64)
     col_s = np.zeros(nx, np.float64)
     col_q = np.zeros(nx, np.float64)
-    for r in range(min(ky, ny)):
-        for x in range(nx):
-            v = image[r, x]
-            if _is_valid(v, mask[r, x], lo, hi):
-                fv = float(v)
-                col_n[x] += 1
-                col_s[x] += fv
-                col_q[x] += fv * fv
+    row_n = np.zeros(nx, np.int64)
+    row_s = np.zeros(nx, np.float64)
+    row_q = np.zeros(nx, np.float64)
     for y in range(ny):
-        r_in = y + ky
-        if r_in < ny:
-            for x in range(nx):
-                v = image[r_in, x]
-                if _is_valid(v, mask[r_in, x], lo, hi):
-                    fv = float(v)
-                    col_n[x] += 1
-                    col_s[x] += fv
-                    col_q[x] += fv * fv
-        r_out = y - ky - 1
-        if r_out >= 0:
-            for x in range(nx):
-                v = image[r_out, x]
-                if _is_valid(v, mask[r_out, x], lo, hi):
-                    fv = float(v)
-                    col_n[x] -= 1
-                    col_s[x] -= fv
-                    col_q[x] -= fv * fv
-        n = 0
-        s = 0.0
-        q = 0.0
-        for x in range(min(kx, nx)):
-            n += col_n[x]
-            s += col_s[x]
-            q += col_q[x]
+        _box_pass(image, valid, kx, ky, y, col_n, col_s, col_q, row_n, row_s, row_q)
         for x in range(nx):
-            c_in = x + kx
-            if c_in < nx:
-                n += col_n[c_in]
-                s += col_s[c_in]
-                q += col_q[c_in]
-            c_out = x - kx - 1
-            if c_out >= 0:
-                n -= col_n[c_out]
-                s -= col_s[c_out]
-                q -= col_q[c_out]
+            n, s, q = row_n[x], row_s[x], row_q[x]
             out[y, x] = False
-            v = image[y, x]
-            if n < min_count or s <= 0.0 or n < 2 or not _is_valid(v, mask[y, x], lo, hi):
+            if n < min_count or s <= 0.0 or n < 2 or not valid[y, x]:
                 continue
-            fv = float(v)
+            fv = float(image[y, x])
             if fv <= threshold:
                 continue
             # strong test first (rejects almost every background pixel), squared to avoid a
@@ -218,10 +190,7 @@ def extended_kernel(image, mask, lo, hi, kx, ky, gain, n_sigma_b, n_sigma_s, thr
     makes the centroid of a bright spot unbiased).  Cost per pixel does not depend on box sizes.
     """
     ny, nx = image.shape
-    valid = np.empty((ny, nx), np.bool_)
-    for y in range(ny):
-        for x in range(nx):
-            valid[y, x] = _is_valid(image[y, x], mask[y, x], lo, hi)
+    valid = _valid_mask(image, mask, lo, hi)
     col_n = np.zeros(nx, np.int64)
     col_s = np.zeros(nx, np.float64)
     col_q = np.zeros(nx, np.float64)
