@@ -8,16 +8,7 @@ import numpy as np
 
 from friedel.flags import Flags
 from friedel.io import atomic_write
-
-
-def text_table(header, rows) -> str:
-    cells = [list(map(str, header))] + [list(map(str, r)) for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    line = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
-    out = [line, "| " + " | ".join(c.ljust(w) for c, w in zip(cells[0], widths)) + " |", line]
-    out += ["| " + " | ".join(c.rjust(w) for c, w in zip(r, widths)) + " |" for r in cells[1:]]
-    out.append(line)
-    return "\n".join(out)
+from friedel.text_table import boxed_table as text_table
 
 
 def _stats(t, sel) -> dict:

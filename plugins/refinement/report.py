@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from friedel.flags import Flags
+from friedel.text_table import boxed_table as table
 
 
 def format_esd(value: float, esd: float) -> str:
@@ -22,16 +23,6 @@ def format_esd(value: float, esd: float) -> str:
         step = 10 ** (-places)
         return f"{int(round(value / step) * step)}({int(round(esd / step) * step)})"
     return f"{value:.{places}f}({digits})"
-
-
-def table(header, rows) -> str:
-    cells = [list(map(str, header))] + [list(map(str, r)) for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    line = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
-    out = [line, "| " + " | ".join(c.ljust(w) for c, w in zip(cells[0], widths)) + " |", line]
-    out += ["| " + " | ".join(c.rjust(w) for c, w in zip(r, widths)) + " |" for r in cells[1:]]
-    out.append(line)
-    return "\n".join(out)
 
 
 def observation_table(result) -> str:
