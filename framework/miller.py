@@ -107,10 +107,6 @@ class AsuMapping:
     def n_groups(self) -> int:
         return len(self.unique_hkl)
 
-    def original_hkl(self, space_group) -> np.ndarray:
-        """Undo the mapping: the observed indices from ``hkl`` and ``isym`` (as MTZ readers do)."""
-        return unmap_isym(self.hkl, self.isym, space_group)
-
 
 def asu_mapping(hkl, space_group, anomalous: bool = False) -> AsuMapping:
     """Map observed Miller indices into the reciprocal ASU (CCP4/gemmi convention).
@@ -242,7 +238,3 @@ class ResolutionBins:
         inside = np.isfinite(frac) & (frac >= -tol) & (frac <= 1 + tol)
         idx = np.clip(np.floor(np.nan_to_num(frac) * self.n_bins), 0, self.n_bins - 1).astype(np.int64)
         return np.where(inside, idx, -1)
-
-    def labels(self) -> list[str]:
-        """``"d_max - d_min"`` text of each shell, as tables print them."""
-        return [f"{a:6.2f} - {b:5.2f}" for a, b in zip(self.d_max, self.d_min)]
