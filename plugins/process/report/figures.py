@@ -57,6 +57,12 @@ def _mean_per(index: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     return np.bincount(index, values, minlength=n) / np.maximum(np.bincount(index, minlength=n), 1)
 
 
+def _shells_in_s(s: np.ndarray, n: int = 20):
+    """(centres, index): ``n`` equal steps of s = 1/d^2 over its range, and each value's step."""
+    edges = np.linspace(s.min(), s.max(), n + 1)
+    return 0.5 * (edges[1:] + edges[:-1]), np.clip(np.digitize(s, edges) - 1, 0, n - 1)
+
+
 def _i_over_sigma(refl, kind: str):
     """(I/sigma, usable) of one intensity kind; rows without a positive variance are not usable."""
     v = refl[f"intensity.{kind}.variance"]
@@ -144,13 +150,11 @@ def integration(folder: str, section) -> None:
             fig = go.Figure(go.Scatter(x=frames, y=_mean_per(frame_index, refl[column], len(frames)), mode="lines"))
             section.figure(_layout(fig, title, "image", axis))
     if "d" in refl and kinds:
-        s = 1.0 / refl["d"] ** 2
-        edges = np.linspace(s.min(), s.max(), 21)
-        shell = np.clip(np.digitize(s, edges) - 1, 0, 19)
+        centres, shell = _shells_in_s(1.0 / refl["d"] ** 2)
         fig = go.Figure()
         for kind in kinds:
             ios, ok = _i_over_sigma(refl, kind)
-            fig.add_trace(go.Scatter(x=0.5 * (edges[1:] + edges[:-1]), y=_mean_per(shell[ok], ios[ok], 20),
+            fig.add_trace(go.Scatter(x=centres, y=_mean_per(shell[ok], ios[ok], len(centres)),
                                      mode="lines+markers", name=kind))
         section.figure(_one_over_d2_axis(_layout(fig, "Mean I/sigma against resolution", "", "I/sigma")))
 
@@ -240,21 +244,14 @@ def _normal_probability(hkl, intensity, variance, folder, section) -> None:
     fig = go.Figure([go.Scattergl(x=q, y=z, mode="markers", marker=dict(size=3), name="observations"),
                      go.Scatter(x=[-4, 4], y=[-4, 4], mode="lines", name="ideal")])
     section.figure(_layout(fig, "Normal probability plot of normalised deviations", "expected (normal)", "observed"))
-    d = 1.0 / np.sqrt(np.maximum(merged_d2(merged.hkl, crystal), 1e-12))
-    s = 1 / d**2
-    edges = np.linspace(s.min(), s.max(), 21)
-    b = np.clip(np.digitize(s, edges) - 1, 0, 19)
-    ok = np.isfinite(merged.intensity)
-    mean_i = _mean_per(b[ok], merged.intensity[ok], 20)
-    good = mean_i > 0
-    fig = go.Figure(go.Scatter(x=(0.5 * (edges[1:] + edges[:-1]))[good], y=np.log(mean_i[good]), mode="lines+markers"))
-    section.figure(_one_over_d2_axis(_layout(fig, "Wilson plot", "", "ln <I>")))
-
-
-def merged_d2(hkl, crystal) -> np.ndarray:
     from friedel.miller import d_spacing
 
-    return 1.0 / d_spacing(np.abs(hkl), crystal.unit_cell) ** 2
+    centres, b = _shells_in_s(1.0 / d_spacing(merged.hkl, crystal.unit_cell) ** 2)
+    ok = np.isfinite(merged.intensity)
+    mean_i = _mean_per(b[ok], merged.intensity[ok], len(centres))
+    good = mean_i > 0
+    fig = go.Figure(go.Scatter(x=centres[good], y=np.log(mean_i[good]), mode="lines+markers"))
+    section.figure(_one_over_d2_axis(_layout(fig, "Wilson plot", "", "ln <I>")))
 
 
 def json_tables(folder: str, section) -> None:
